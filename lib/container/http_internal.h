@@ -1,0 +1,62 @@
+// container internals: the project's own HTTP request/response values. The connector (Beast)
+// converts to and from these, so every handler (session API, static files, valves) is testable
+// without a socket and no Beast type leaks past http_server.cc.
+//
+// Thread-safety: plain values, owned by the connection that is serving them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace sessiond::container {
+
+struct Request {
+  std::string method;   ///< "GET", "PUT", …
+  std::string target;   ///< as sent: path + "?" + query
+  std::string path;     ///< percent-decoded path, without the query
+  std::string query;    ///< raw query string, without "?"
+  std::vector<std::pair<std::string, std::string>> headers;  ///< names as sent
+  std::string body;
+  std::string remote_addr;
+  int http_minor = 1;   ///< HTTP/1.x
+  int64_t received_ms = 0;  ///< wall time when the request line arrived (access log %t)
+
+  /// First header with this name (case-insensitive); nullopt when absent.
+  std::optional<std::string_view> Header(std::string_view name) const;
+  /// The value of a cookie named `name` in the Cookie headers; nullopt when absent.
+  std::optional<std::string_view> Cookie(std::string_view name) const;
+  /// A query parameter (percent-decoded); nullopt when absent.
+  std::optional<std::string> QueryParam(std::string_view name) const;
+};
+
+/// A body held in memory, or a byte range of a file that the connector streams.
+struct FileBody {
+  std::string path;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+};
+
+struct Response {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::optional<FileBody> file;  ///< when set, the body is this file range, not `body`
+
+  void SetHeader(std::string name, std::string value);
+  std::optional<std::string_view> Header(std::string_view name) const;
+  /// Bytes of body that will be sent (for the access log's %b).
+  uint64_t BodySize() const { return file ? file->length : body.size(); }
+  /// status + "Content-Type: application/json" + body.
+  static Response Json(int status, std::string body);
+  /// A JSON error body {"error": word, "message": message} for the data plane.
+  static Response Error(int status, std::string_view message);
+};
+
+/// Percent-decodes a URL path or query component; nullopt on malformed escapes or NUL bytes.
+std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space);
+
+}  // namespace sessiond::container

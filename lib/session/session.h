@@ -1,0 +1,228 @@
+// session: the session store, built for replication from the start.
+//
+// Every change to a session is an explicit, ordered, versioned Event (create, attribute set/remove,
+// access, invalidate, id change) stamped with a hybrid logical clock (HLC). A request collects its
+// events in an EventBatch; SessionStore::Commit hands the batch to every registered EventSink
+// (persistence now, replication later: one delta per request). Remote events come back in through
+// SessionStore::Apply, which resolves concurrent writes per attribute by (HLC, node name): last
+// writer wins, the node name breaks ties, so every node converges to the same value.
+//
+// A leaf module: depends on base only. Attribute values are JSON texts, validated by the caller
+// (the container parses request bodies); the store never parses them.
+//
+// Thread-safety: SessionStore is thread-safe (sharded mutexes); HTTP workers, the admin endpoint,
+// the expiry timer and the replication loop call it concurrently. HybridClock is thread-safe.
+// EventSinks are called on the committing thread, outside the store's locks, and must be quick.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/base.h"
+
+namespace sessiond::session {
+
+/// An HLC timestamp: 48 bits of Unix milliseconds, 16 bits of logical counter, packed so that
+/// plain integer comparison orders them. 0 means "never".
+using HlcTime = uint64_t;
+inline int64_t HlcWallMillis(HlcTime t) { return static_cast<int64_t>(t >> 16); }
+inline uint32_t HlcLogical(HlcTime t) { return static_cast<uint32_t>(t & 0xffff); }
+inline HlcTime MakeHlc(int64_t wall_ms, uint32_t logical) {
+  return (static_cast<uint64_t>(wall_ms) << 16) | (logical & 0xffff);
+}
+
+/// Hybrid logical clock (Kulkarni et al.): never goes backwards, stays close to wall time, and
+/// after Observe(remote) every local stamp is greater than the remote one — so a write that
+/// causally follows another is ordered after it even when the clocks are skewed. Thread-safe.
+class HybridClock {
+ public:
+  using WallSource = std::function<int64_t()>;
+  /// `wall` defaults to base::WallMillis; tests pass a fake clock.
+  explicit HybridClock(WallSource wall = nullptr);
+  /// A new stamp, greater than every stamp this clock has issued or observed.
+  HlcTime Now();
+  /// Merges a remote stamp (from a delta or heartbeat).
+  void Observe(HlcTime remote);
+
+ private:
+  WallSource wall_;
+  std::atomic<uint64_t> last_{0};
+};
+
+/// Who wrote a value and when: compared by (time, node) — last writer wins, node name breaks ties.
+struct Stamp {
+  HlcTime time = 0;
+  std::string node;
+  friend bool operator<(const Stamp& a, const Stamp& b) {
+    return a.time != b.time ? a.time < b.time : a.node < b.node;
+  }
+  friend bool operator==(const Stamp& a, const Stamp& b) = default;
+};
+
+enum class EventType : uint8_t {
+  kCreate = 1,           ///< a new session: time_ms = creation time, max_inactive_s
+  kSetAttribute = 2,     ///< name, value (JSON text)
+  kRemoveAttribute = 3,  ///< name
+  kAccess = 4,           ///< time_ms = last access time
+  kInvalidate = 5,       ///< the session is gone; leaves a tombstone
+  kChangeId = 6,         ///< value = the new id (JvmRouteBinderValve failover)
+};
+std::string_view EventTypeName(EventType type);
+
+/// One change to one session. `version` is the session's version after the event: versions of a
+/// session go 1, 2, 3… on the node that owns the write, so a receiver can see a gap.
+struct Event {
+  EventType type = EventType::kAccess;
+  std::string app;         ///< context path: "/myapp", "" for ROOT
+  std::string session_id;  ///< the id the event applies to (the old id for kChangeId)
+  uint64_t version = 0;
+  Stamp stamp;             ///< HLC time and the writing node
+  std::string name;        ///< attribute name (set/remove)
+  std::string value;       ///< JSON text (set) or new id (change id)
+  int64_t time_ms = 0;     ///< wall time: creation (create) or access (access, create)
+  int32_t max_inactive_s = 0;  ///< create only
+  bool distributable = true;   ///< false: the app is local-only and never replicates
+};
+
+/// The events of one request (or one expiry sweep), in order.
+using EventBatch = std::vector<Event>;
+
+struct Attribute {
+  std::string json;  ///< the value as JSON text
+  Stamp stamp;       ///< who set it last
+};
+
+/// A snapshot of one session, returned by value (the store keeps its own copy).
+struct Session {
+  std::string id;
+  std::string app;
+  int64_t created_ms = 0;
+  int64_t last_accessed_ms = 0;
+  int32_t max_inactive_s = 1800;   ///< <= 0: never expires
+  std::string last_node;           ///< node that served the last access
+  uint64_t version = 0;
+  bool distributable = true;
+  std::map<std::string, Attribute> attributes;
+
+  /// Approximate bytes held: ids, names and values (for `sessions list` SIZE and metrics).
+  size_t SizeBytes() const;
+  /// Expired at `now_ms` by its max inactive interval.
+  bool ExpiredAt(int64_t now_ms) const;
+};
+
+/// The session JSON of DESIGN.md §6, exactly:
+/// {"id","node","created","last_accessed","max_inactive_seconds","attributes"} where node is
+/// `serving_node` (the jvmRoute of the node answering this request).
+std::string SessionToJson(const Session& s, std::string_view serving_node);
+
+/// Session ids as Tomcat's: 32 upper-case hex digits from a CSPRNG + "." + jvmRoute.
+std::string NewSessionId(std::string_view route);
+/// The id's route suffix ("tomcatA" for "3F…7A.tomcatA"); empty when it has none.
+std::string_view RouteOf(std::string_view id);
+/// The id without its route suffix.
+std::string_view BaseOf(std::string_view id);
+/// True for ids we could have issued: 32 hex digits (either case) + optional ".route" of
+/// [A-Za-z0-9_-], at most 128 bytes. Anything else never reaches the store (path traversal, junk).
+bool IsWellFormedId(std::string_view id);
+
+/// The versioned binary encoding of a Session (SQLite rows now, state transfer later).
+/// Layout (all integers little-endian): u8 format version (1), then length-prefixed fields; see
+/// session_codec.cc. Decode never trusts lengths: malformed input is a kBadRequest Status.
+std::string EncodeSession(const Session& s);
+Result<Session> DecodeSession(std::string_view bytes);
+
+/// Receives committed batches (the persister, the replicator). Called on the committing thread,
+/// outside the store's locks; implementations must be thread-safe and must not block.
+class EventSink {
+ public:
+  virtual ~EventSink() = default;
+  virtual void OnCommit(const EventBatch& batch) = 0;
+};
+
+/// Filters for List. Empty strings / zero mean "any".
+struct ListFilter {
+  std::string app;
+  std::string node;            ///< last_node
+  int64_t idle_over_ms = 0;    ///< only sessions idle longer than this
+  std::string after_id;        ///< cursor: ids strictly greater than this (ids are listed sorted)
+  size_t limit = 0;            ///< 0 = no limit
+};
+
+class SessionStore {
+ public:
+  struct Options {
+    std::string node_name;              ///< this node's jvmRoute: id suffix and Stamp.node
+    int64_t max_active_sessions = -1;   ///< -1: no cap; Create fails with kUnavailable past it
+    HybridClock* clock = nullptr;       ///< not owned; must outlive the store
+    std::function<int64_t()> wall_ms;   ///< defaults to WallMillis; tests pass a fake clock
+    int64_t tombstone_ms = 10 * 60 * 1000;  ///< how long an invalidated id is remembered
+  };
+  explicit SessionStore(Options options);
+  ~SessionStore();
+  SessionStore(const SessionStore&) = delete;
+  SessionStore& operator=(const SessionStore&) = delete;
+
+  /// Registers a sink for committed batches. Not owned; call before serving starts.
+  void AddSink(EventSink* sink);
+
+  // ---- local changes: each appends its events to `out`; Commit(out) publishes them ----
+
+  /// A new session in `app` with a fresh id. kUnavailable when maxActiveSessions is reached.
+  Result<Session> Create(std::string_view app, int32_t max_inactive_s, bool distributable,
+                         EventBatch* out);
+  /// Marks an access (last_accessed = now, last_node = this node) and returns the session.
+  /// kNotFound when absent, of another app, or expired (an expired one is invalidated here).
+  Result<Session> Access(std::string_view app, std::string_view id, EventBatch* out);
+  /// The session without touching it; nullopt when absent or expired.
+  std::optional<Session> Get(std::string_view id) const;
+  Status SetAttribute(std::string_view id, std::string_view name, std::string json_value,
+                      EventBatch* out);
+  /// kNotFound when the session or the attribute is absent.
+  Status RemoveAttribute(std::string_view id, std::string_view name, EventBatch* out);
+  Status Invalidate(std::string_view id, EventBatch* out);
+  /// Re-issues the id with `route` (same base, new suffix); the old id keeps resolving to the
+  /// session for in-flight requests until the tombstone period ends. Returns the new id.
+  Result<std::string> ChangeRoute(std::string_view id, std::string_view route, EventBatch* out);
+  /// Invalidates every session idle past its max inactive interval (and, when `idle_over_ms` > 0,
+  /// every one of `app` idle longer than that). Returns how many.
+  size_t Expire(int64_t idle_over_ms, std::string_view app, EventBatch* out);
+  /// Publishes the batch to every sink (and clears it). Cheap when empty.
+  void Commit(EventBatch* batch);
+
+  // ---- remote and restored state ----
+
+  /// Applies a remote event: LWW per attribute by Stamp, tombstones win over older writes,
+  /// observes the stamp on the clock. Not re-published to sinks other than persistence
+  /// (`republish` decides). kConflict when a version gap means the caller must fetch the session.
+  Status Apply(const Event& event, bool republish);
+  /// Puts a whole session in place (restore from SQLite, state transfer), unless a tombstone or a
+  /// newer version is already here. Returns whether it was taken.
+  bool Restore(Session session);
+
+  // ---- reading ----
+
+  /// Sessions matching the filter, sorted by id, at most `limit` of them.
+  std::vector<Session> List(const ListFilter& filter) const;
+  size_t Count() const;
+  std::map<std::string, size_t> CountByApp() const;
+  /// Drops tombstones older than tombstone_ms. Called by the expiry timer.
+  void PruneTombstones();
+
+ private:
+  struct Shard;
+  Shard& ShardFor(std::string_view id) const;
+  Options options_;
+  std::unique_ptr<Shard[]> shards_;
+  std::vector<EventSink*> sinks_;
+  std::atomic<int64_t> count_{0};
+};
+
+}  // namespace sessiond::session
