@@ -1,0 +1,66 @@
+// container: the data plane — the HTTP connector (Boost.Beast on Boost.Asio: a fixed pool of
+// event-loop threads, any number of keep-alive connections), the apps of the Host (WARs and
+// folders), static files, the session API of DESIGN.md §6, the JSESSIONID cookie and the
+// access log. A request's session events are committed to the SessionStore after the request.
+//
+// Thread-safety: Container's public methods are thread-safe. Requests are served on the
+// connector's own threads (connector.max_threads, default one per core).
+// Ownership: the Container borrows the SessionStore and the metrics Registry; both must outlive it.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/base.h"
+#include "config/config.h"
+#include "metrics/metrics.h"
+#include "session/session.h"
+
+namespace sessiond::container {
+
+/// One deployed app, as the admin API lists it.
+struct AppInfo {
+  std::string name;      ///< "myapp"; "ROOT" for "/"
+  std::string path;      ///< "/myapp"; "" for ROOT
+  std::string source;    ///< the WAR or folder it came from
+  std::string sha256;    ///< of the WAR ("" for a folder)
+  uint64_t size_bytes = 0;
+  int64_t deployed_ms = 0;
+  bool distributable = false;
+  int32_t session_timeout_s = 1800;
+};
+
+class Container {
+ public:
+  /// Deploys the Host's apps (a bad app is reported by deploy_errors() and skipped) and prepares
+  /// the connector; nothing listens until Start().
+  static Result<std::unique_ptr<Container>> Create(const config::NodeConfig& config,
+                                                   session::SessionStore* sessions,
+                                                   metrics::Registry* metrics);
+  ~Container();
+
+  /// Binds the HTTP connector (kUnavailable naming address:port when it cannot) and starts the
+  /// connector threads and the expiry timer (every second).
+  Status Start();
+  /// The bound port (useful when the config said 0).
+  uint16_t http_port() const;
+  /// Stops accepting, lets in-flight requests finish for up to `grace_ms`, closes idle
+  /// keep-alive connections, joins the threads. Idempotent.
+  void Shutdown(int64_t grace_ms);
+  /// Reopens the access log (SIGHUP).
+  void ReopenLogs();
+
+  std::vector<AppInfo> Apps() const;
+  /// Problems met while deploying the Host's apps at Create ("x.war: entry ../a: escapes").
+  std::vector<std::string> deploy_errors() const;
+
+  class Impl;
+
+ private:
+  explicit Container(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sessiond::container
