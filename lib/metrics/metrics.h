@@ -63,6 +63,11 @@ std::vector<double> DefaultLatencyBuckets();
 
 class Registry {
  public:
+  Registry();
+  ~Registry();  // out of line: Family is defined in metrics.cc
+  Registry(const Registry&) = delete;
+  Registry& operator=(const Registry&) = delete;
+
   /// Returns the metric for (name, labels), creating it on first use. `help` is kept from the
   /// first call of a name.
   Counter* GetCounter(const std::string& name, const std::string& help, const Labels& labels = {});
@@ -78,6 +83,9 @@ class Registry {
 
  private:
   struct Family;
+  /// The family for `name` of metric kind `kind`; a hidden, never-rendered one when `name` is
+  /// already registered as another kind. Requires mu_.
+  Family& FamilyFor(const std::string& name, int kind, const std::string& help);
   mutable std::mutex mu_;
   std::map<std::string, std::unique_ptr<Family>> families_;  // GUARDED_BY(mu_)
   std::vector<std::function<void()>> refreshers_;            // GUARDED_BY(mu_)
