@@ -98,6 +98,7 @@ using EventBatch = std::vector<Event>;
 struct Attribute {
   std::string json;  ///< the value as JSON text
   Stamp stamp;       ///< who set it last
+  friend bool operator==(const Attribute& a, const Attribute& b) = default;
 };
 
 /// A snapshot of one session, returned by value (the store keeps its own copy).
@@ -111,6 +112,11 @@ struct Session {
   uint64_t version = 0;
   bool distributable = true;
   std::map<std::string, Attribute> attributes;
+  /// Removal markers: name -> stamp of the removal. Kept while the session lives so that a late,
+  /// older set (LWW) cannot resurrect a removed attribute. Never shown in SessionToJson.
+  std::map<std::string, Stamp> removed;
+
+  friend bool operator==(const Session& a, const Session& b) = default;
 
   /// Approximate bytes held: ids, names and values (for `sessions list` SIZE and metrics).
   size_t SizeBytes() const;
@@ -220,6 +226,7 @@ class SessionStore {
   struct Shard;
   Shard& ShardFor(std::string_view id) const;
   Options options_;
+  std::unique_ptr<HybridClock> owned_clock_;  ///< used when options.clock is null
   std::unique_ptr<Shard[]> shards_;
   std::vector<EventSink*> sinks_;
   std::atomic<int64_t> count_{0};

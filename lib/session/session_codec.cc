@@ -1,0 +1,185 @@
+// The binary encoding of a Session: SQLite rows now, state transfer later.
+//
+// Layout, format version 1. All integers little-endian; `str` = u32 byte length + bytes.
+//
+//   u8   format            = 1
+//   str  id
+//   str  app
+//   i64  created_ms
+//   i64  last_accessed_ms
+//   i32  max_inactive_s
+//   str  last_node
+//   u64  version
+//   u8   distributable     0 or 1
+//   u32  attribute count   then per attribute, names strictly ascending:
+//          str name, str json, u64 stamp.time, str stamp.node
+//   u32  removed count     then per removal marker, names strictly ascending:
+//          str name, u64 stamp.time, str stamp.node
+//
+// Nothing may follow. Decode checks every length against the bytes that remain (so a hostile count
+// cannot make us allocate), requires ascending names (one canonical encoding per session, so
+// decode∘encode is the identity) and rejects a name that is both set and removed.
+#include <cstring>
+
+#include "session/session.h"
+
+namespace sessiond::session {
+namespace {
+
+constexpr uint8_t kFormat = 1;
+// The least bytes one attribute / removal marker can take: three or two empty strings + a stamp.
+constexpr size_t kMinAttributeBytes = 4 + 4 + 8 + 4;
+constexpr size_t kMinRemovedBytes = 4 + 8 + 4;
+
+template <typename T>
+void PutInt(std::string* out, T value) {
+  auto v = static_cast<std::make_unsigned_t<T>>(value);
+  for (size_t i = 0; i < sizeof(T); ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+void PutStr(std::string* out, std::string_view s) {
+  PutInt<uint32_t>(out, static_cast<uint32_t>(s.size()));
+  out->append(s);
+}
+
+void PutStamp(std::string* out, const Stamp& stamp) {
+  PutInt<uint64_t>(out, stamp.time);
+  PutStr(out, stamp.node);
+}
+
+// A cursor over untrusted bytes: every read checks what is left and latches a failure.
+class Reader {
+ public:
+  explicit Reader(std::string_view bytes) : rest_(bytes) {}
+  bool ok() const { return ok_; }
+  size_t remaining() const { return rest_.size(); }
+
+  template <typename T>
+  T Int() {
+    if (!ok_ || rest_.size() < sizeof(T)) return Fail<T>();
+    std::make_unsigned_t<T> v = 0;
+    for (size_t i = 0; i < sizeof(T); ++i) {
+      v |= static_cast<std::make_unsigned_t<T>>(static_cast<uint8_t>(rest_[i])) << (8 * i);
+    }
+    rest_.remove_prefix(sizeof(T));
+    return static_cast<T>(v);
+  }
+
+  std::string Str() {
+    uint32_t len = Int<uint32_t>();
+    if (!ok_ || rest_.size() < len) return Fail<std::string>();
+    std::string s(rest_.substr(0, len));
+    rest_.remove_prefix(len);
+    return s;
+  }
+
+  Stamp ReadStamp() {
+    Stamp stamp;
+    stamp.time = Int<uint64_t>();
+    stamp.node = Str();
+    return stamp;
+  }
+
+ private:
+  template <typename T>
+  T Fail() {
+    ok_ = false;
+    return T{};
+  }
+  std::string_view rest_;
+  bool ok_ = true;
+};
+
+Status ReadAttributes(Reader& in, Session* s) {
+  uint32_t count = in.Int<uint32_t>();
+  if (!in.ok() || count > in.remaining() / kMinAttributeBytes) {
+    return Status::BadRequest("session encoding: bad attribute count");
+  }
+  for (uint32_t i = 0; i < count; ++i) {
+    std::string name = in.Str();
+    Attribute attr;
+    attr.json = in.Str();
+    attr.stamp = in.ReadStamp();
+    if (!in.ok()) return Status::BadRequest("session encoding: truncated attribute");
+    if (!s->attributes.empty() && !(s->attributes.rbegin()->first < name)) {
+      return Status::BadRequest("session encoding: attribute names out of order");
+    }
+    s->attributes.emplace_hint(s->attributes.end(), std::move(name), std::move(attr));
+  }
+  return Status::Ok();
+}
+
+Status ReadRemoved(Reader& in, Session* s) {
+  uint32_t count = in.Int<uint32_t>();
+  if (!in.ok() || count > in.remaining() / kMinRemovedBytes) {
+    return Status::BadRequest("session encoding: bad removal count");
+  }
+  for (uint32_t i = 0; i < count; ++i) {
+    std::string name = in.Str();
+    Stamp stamp = in.ReadStamp();
+    if (!in.ok()) return Status::BadRequest("session encoding: truncated removal marker");
+    if (!s->removed.empty() && !(s->removed.rbegin()->first < name)) {
+      return Status::BadRequest("session encoding: removal names out of order");
+    }
+    if (s->attributes.count(name)) {
+      return Status::BadRequest("session encoding: attribute both set and removed: " + name);
+    }
+    s->removed.emplace_hint(s->removed.end(), std::move(name), std::move(stamp));
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string EncodeSession(const Session& s) {
+  std::string out;
+  out.reserve(64 + s.SizeBytes() + 32 * (s.attributes.size() + s.removed.size()));
+  PutInt<uint8_t>(&out, kFormat);
+  PutStr(&out, s.id);
+  PutStr(&out, s.app);
+  PutInt<int64_t>(&out, s.created_ms);
+  PutInt<int64_t>(&out, s.last_accessed_ms);
+  PutInt<int32_t>(&out, s.max_inactive_s);
+  PutStr(&out, s.last_node);
+  PutInt<uint64_t>(&out, s.version);
+  PutInt<uint8_t>(&out, s.distributable ? 1 : 0);
+  PutInt<uint32_t>(&out, static_cast<uint32_t>(s.attributes.size()));
+  for (const auto& [name, attr] : s.attributes) {
+    PutStr(&out, name);
+    PutStr(&out, attr.json);
+    PutStamp(&out, attr.stamp);
+  }
+  PutInt<uint32_t>(&out, static_cast<uint32_t>(s.removed.size()));
+  for (const auto& [name, stamp] : s.removed) {
+    PutStr(&out, name);
+    PutStamp(&out, stamp);
+  }
+  return out;
+}
+
+Result<Session> DecodeSession(std::string_view bytes) {
+  Reader in(bytes);
+  uint8_t format = in.Int<uint8_t>();
+  if (!in.ok()) return Status::BadRequest("session encoding: empty");
+  if (format != kFormat) {
+    return Status::BadRequest("session encoding: unknown format " + std::to_string(format));
+  }
+  Session s;
+  s.id = in.Str();
+  s.app = in.Str();
+  s.created_ms = in.Int<int64_t>();
+  s.last_accessed_ms = in.Int<int64_t>();
+  s.max_inactive_s = in.Int<int32_t>();
+  s.last_node = in.Str();
+  s.version = in.Int<uint64_t>();
+  uint8_t distributable = in.Int<uint8_t>();
+  if (!in.ok()) return Status::BadRequest("session encoding: truncated header");
+  if (distributable > 1) return Status::BadRequest("session encoding: bad distributable flag");
+  s.distributable = distributable == 1;
+  SESSIOND_RETURN_IF_ERROR(ReadAttributes(in, &s));
+  SESSIOND_RETURN_IF_ERROR(ReadRemoved(in, &s));
+  if (in.remaining() != 0) return Status::BadRequest("session encoding: trailing bytes");
+  return s;
+}
+
+}  // namespace sessiond::session
