@@ -90,12 +90,11 @@ Status ApplyOverrides(const Overrides& o, NodeConfig* c) {
   ApplyPathOverrides(o, c);
   if (o.insecure) c->sessiond.insecure = true;
   if (o.log_level) {
-    std::optional<LogLevel> level = ParseLogLevel(*o.log_level);
+    std::optional<std::string> level = internal::CanonicalLogLevel(*o.log_level);
     if (!level)
       return Status::BadRequest("--log-level " + *o.log_level +
                                 ": unknown level (debug, info, warn, error)");
-    static const char* kNames[] = {"debug", "info", "warn", "error"};
-    c->sessiond.log_level = kNames[static_cast<int>(*level)];
+    c->sessiond.log_level = *level;
   }
   if (o.jvm_route) c->jvm_route = *o.jvm_route;
   if (c->jvm_route.empty()) c->jvm_route = internal::ShortHostName();

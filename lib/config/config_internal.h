@@ -73,6 +73,8 @@ std::optional<bool> ParseBoolean(const std::string& text);
 /// Tomcat's channelSendOptions: a number, or names ("asynchronous", "use_ack", "sync", …)
 /// joined by ','. nullopt for an unknown name or a bit Tomcat does not define.
 std::optional<int> ParseSendOptions(const std::string& text);
+/// ParseLogLevel ignoring case, as its canonical name ("debug", "info", "warn", "error").
+std::optional<std::string> CanonicalLogLevel(const std::string& text);
 /// True for a numeric IPv4/IPv6 address that is loopback (127/8, ::1).
 bool IsLoopbackAddress(const std::string& ip);
 /// True for a numeric IPv4 or IPv6 address.

@@ -255,10 +255,9 @@ std::optional<int64_t> ParseByteSize(std::string text) {
 Status LoadSessiondEnums(Loader& l, Attrs& a) {
   SessiondConfig& s = l.config().sessiond;
   if (const XmlAttr* level = a.Get("logLevel")) {
-    std::optional<LogLevel> parsed = ParseLogLevel(level->value);
+    std::optional<std::string> parsed = CanonicalLogLevel(level->value);
     if (!parsed) return l.Bad(a.element(), *level, "unknown log level (debug, info, warn, error)");
-    static const char* kNames[] = {"debug", "info", "warn", "error"};
-    s.log_level = kNames[static_cast<int>(*parsed)];
+    s.log_level = *parsed;
   }
   if (const XmlAttr* site = a.Get("cookieSameSite")) {
     std::string v = site->value;

@@ -141,6 +141,13 @@ std::optional<int> ParseSendOptions(const std::string& text) {
   return bits;
 }
 
+std::optional<std::string> CanonicalLogLevel(const std::string& text) {
+  std::optional<LogLevel> level = ParseLogLevel(Lower(Trim(text)));
+  if (!level) return std::nullopt;
+  static const char* kNames[] = {"debug", "info", "warn", "error"};
+  return kNames[static_cast<int>(*level)];
+}
+
 bool IsNumericAddress(const std::string& text) {
   in6_addr buf;
   return inet_pton(AF_INET, text.c_str(), &buf) == 1 || inet_pton(AF_INET6, text.c_str(), &buf) == 1;
