@@ -1,0 +1,281 @@
+#include "daemon/node.h"
+
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#ifdef SESSIOND_HAVE_SYSTEMD
+#include <systemd/sd-daemon.h>
+#endif
+
+#include "admin/admin.h"
+#include "base/base.h"
+#include "container/container.h"
+#include "metrics/metrics.h"
+#include "session/session.h"
+#include "store/store.h"
+
+namespace sessiond {
+namespace {
+
+constexpr int64_t kShutdownGraceMs = 10000;
+
+void Notify(const char* state) {
+#ifdef SESSIOND_HAVE_SYSTEMD
+  sd_notify(0, state);
+#else
+  (void)state;
+#endif
+}
+
+/// Raises the soft open-file limit to the hard limit: every keep-alive connection is a file.
+void RaiseOpenFileLimit() {
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= limit.rlim_max) return;
+  rlim_t before = limit.rlim_cur;
+  limit.rlim_cur = limit.rlim_max;
+  if (setrlimit(RLIMIT_NOFILE, &limit) == 0) {
+    SESSIOND_LOG(kDebug, "raised open-file limit", {"from", std::to_string(before)},
+                 {"to", std::to_string(limit.rlim_max)});
+  }
+}
+
+/// Blocks the signals we handle in this thread and in every thread started after it, so that
+/// only WaitForStop's sigwait receives them.
+sigset_t BlockHandledSignals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGHUP);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return set;
+}
+
+Status EnsureDataDir(const std::string& dir) {
+  std::error_code ec;
+  if (std::filesystem::create_directories(dir, ec)) chmod(dir.c_str(), 0700);
+  if (ec) return Status::Internal("cannot create data dir " + dir + ": " + ec.message());
+  return Status::Ok();
+}
+
+/// Everything one node owns, in construction order; destroyed in reverse.
+struct Node {
+  const config::NodeConfig& config;
+  int64_t started_ms = WallMillis();
+  std::unique_ptr<store::Database> db;
+  session::HybridClock clock;
+  std::unique_ptr<session::SessionStore> sessions;
+  std::unique_ptr<store::SessionPersister> persister;
+  metrics::Registry metrics;
+  std::unique_ptr<container::Container> container;
+  std::unique_ptr<admin::AdminServer> admin;
+
+  explicit Node(const config::NodeConfig& c) : config(c) {}
+
+  void RecordEvent(const std::string& kind, const std::string& message) {
+    store::EventRecord event;
+    event.kind = kind;
+    event.node = config.jvm_route;
+    event.message = message;
+    auto appended = db->AppendEvent(event);
+    if (!appended.ok()) {
+      SESSIOND_LOG(kWarn, "cannot record event", {"error", appended.status().message()});
+    }
+  }
+
+  Status OpenStore() {
+    SESSIOND_RETURN_IF_ERROR(EnsureDataDir(config.sessiond.data_dir));
+    auto opened = store::Database::Open(store::Database::PathIn(config.sessiond.data_dir));
+    if (!opened.ok()) return opened.status();
+    db = std::move(opened).value();
+    return Status::Ok();
+  }
+
+  Status StartSessions() {
+    session::SessionStore::Options options;
+    options.node_name = config.jvm_route;
+    options.max_active_sessions = config.cluster.manager.max_active_sessions;
+    options.clock = &clock;
+    sessions = std::make_unique<session::SessionStore>(options);
+    store::SessionPersister::Options persist;
+    persist.flush_interval_ms = config.sessiond.flush_interval_ms;
+    persister = std::make_unique<store::SessionPersister>(db.get(), sessions.get(), persist);
+    store::RestoreReport report;
+    SESSIOND_RETURN_IF_ERROR(store::RestoreSessions(*db, *sessions, nullptr, &report));
+    SESSIOND_LOG(kInfo, "sessions restored", {"restored", std::to_string(report.restored)},
+                 {"expired", std::to_string(report.expired)},
+                 {"undecodable", std::to_string(report.undecodable)});
+    sessions->AddSink(persister.get());
+    return persister->Start();
+  }
+
+  Status StartContainer() {
+    auto created = container::Container::Create(config, sessions.get(), &metrics);
+    if (!created.ok()) return created.status();
+    container = std::move(created).value();
+    for (const std::string& error : container->deploy_errors()) {
+      SESSIOND_LOG(kError, "app not deployed", {"error", error});
+      RecordEvent("deploy", "app not deployed: " + error);
+    }
+    return container->Start();
+  }
+
+  admin::StatusInfo StatusNow() const {
+    admin::StatusInfo info;
+    info.name = config.jvm_route;
+    info.version = SESSIOND_VERSION;
+    info.started_ms = started_ms;
+    info.uptime_ms = WallMillis() - started_ms;
+    info.sessions = sessions->Count();
+    info.apps = container->Apps().size();
+    return info;
+  }
+
+  Result<admin::EventPage> Events(int64_t since_seq, int64_t since_ms, size_t limit) const {
+    store::EventQuery query;
+    query.since_seq = since_seq;
+    query.since_ms = since_ms;
+    query.limit = limit;
+    auto listed = db->ListEvents(query);
+    if (!listed.ok()) return listed.status();
+    admin::EventPage page;
+    page.next_since = since_seq;
+    for (const store::EventRecord& e : *listed) {
+      page.items.push_back(ToAdminEvent(e));
+      page.next_since = e.seq;
+    }
+    return page;
+  }
+
+  static admin::EventRecord ToAdminEvent(const store::EventRecord& e) {
+    std::string fields = "{";
+    for (const auto& [key, value] : e.fields) {
+      if (fields.size() > 1) fields += ",";
+      fields += "\"" + key + "\":\"" + value + "\"";  // keys and values are our own words
+    }
+    fields += "}";
+    return admin::EventRecord{e.seq, e.time_ms, e.kind, e.node, e.message, fields};
+  }
+
+  admin::AdminServices Services() {
+    admin::AdminServices services;
+    services.sessions = sessions.get();
+    services.metrics = &metrics;
+    services.node_name = config.jvm_route;
+    services.status = [this] { return StatusNow(); };
+    services.apps = [this] { return container->Apps(); };
+    services.events = [this](int64_t seq, int64_t ms, size_t limit) { return Events(seq, ms, limit); };
+    services.record_event = [this](std::string kind, std::string message) {
+      RecordEvent(kind, message);
+    };
+    services.ready = [] { return true; };
+    return services;
+  }
+
+  Status StartAdmin() {
+    auto token = admin::LoadOrCreateToken(config.sessiond.token_file);
+    if (!token.ok()) return token.status();
+    if (token->created) {
+      SESSIOND_LOG(kInfo, "admin token created", {"file", config.sessiond.token_file});
+    }
+    if (token->too_open) {
+      SESSIOND_LOG(kWarn, "admin token file is readable by others; chmod 600 it",
+                   {"file", config.sessiond.token_file});
+    }
+    auto started = admin::AdminServer::Start(config.sessiond.admin_address,
+                                             config.sessiond.admin_port, token->token, Services());
+    if (!started.ok()) return started.status();
+    admin = std::move(started).value();
+    return Status::Ok();
+  }
+
+  void RegisterStoreMetrics() {
+    metrics.AddRefresher([this] {
+      store::PersisterStats stats = persister->stats();
+      metrics.GetGauge("sessiond_store_pending_sessions", "Sessions waiting for the next write-behind flush")
+          ->Set(static_cast<double>(stats.pending));
+      metrics.GetGauge("sessiond_store_flushes", "Write-behind transactions committed since start")
+          ->Set(static_cast<double>(stats.flushes));
+      metrics.GetGauge("sessiond_store_flush_errors", "Write-behind flushes that failed since start")
+          ->Set(static_cast<double>(stats.errors));
+      metrics.GetGauge("sessiond_uptime_seconds", "Seconds since this node started")
+          ->Set(static_cast<double>(WallMillis() - started_ms) / 1000.0);
+    });
+  }
+
+  Status Start() {
+    SESSIOND_RETURN_IF_ERROR(OpenStore());
+    SESSIOND_RETURN_IF_ERROR(StartSessions());
+    SESSIOND_RETURN_IF_ERROR(StartContainer());
+    SESSIOND_RETURN_IF_ERROR(StartAdmin());
+    RegisterStoreMetrics();
+    RecordEvent("node", "node " + config.jvm_route + " started");
+    return Status::Ok();
+  }
+
+  /// The order of DESIGN.md §8: stop accepting and finish in-flight requests, persist, exit.
+  void Stop() {
+    Notify("STOPPING=1");
+    if (container) container->Shutdown(kShutdownGraceMs);
+    if (admin) admin->Stop();
+    if (persister) {
+      Status flushed = persister->Stop();
+      if (!flushed.ok()) SESSIOND_LOG(kError, "final session flush failed", {"error", flushed.message()});
+    }
+    if (db) {
+      RecordEvent("node", "node " + config.jvm_route + " stopped");
+      (void)db->Checkpoint();
+    }
+  }
+};
+
+void WaitForStop(const sigset_t& handled, Node& node) {
+  while (true) {
+    int sig = 0;
+    if (sigwait(&handled, &sig) != 0) continue;
+    if (sig == SIGHUP) {
+      ReopenLog();
+      if (node.container) node.container->ReopenLogs();
+      SESSIOND_LOG(kInfo, "reopened log files");
+      continue;
+    }
+    SESSIOND_LOG(kInfo, "stopping", {"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"});
+    return;
+  }
+}
+
+}  // namespace
+
+int RunNode(const config::NodeConfig& config) {
+  sigset_t handled = BlockHandledSignals();
+  RaiseOpenFileLimit();
+  if (!config.sessiond.log_file.empty()) {
+    Status redirected = RedirectLog(config.sessiond.log_file);
+    if (!redirected.ok()) SESSIOND_LOG(kError, "cannot open log file", {"error", redirected.message()});
+  }
+  Node node(config);
+  Status started = node.Start();
+  if (!started.ok()) {
+    SESSIOND_LOG(kError, "cannot start", {"error", started.message()});
+    node.Stop();
+    return 1;
+  }
+  Notify("READY=1");
+  SESSIOND_LOG(kInfo, "serving", {"node", config.jvm_route},
+               {"http", config.connector.address + ":" + std::to_string(node.container->http_port())},
+               {"admin", config.sessiond.admin_address + ":" + std::to_string(node.admin->port())},
+               {"data_dir", config.sessiond.data_dir},
+               {"startup_ms", std::to_string(WallMillis() - node.started_ms)});
+  WaitForStop(handled, node);
+  node.Stop();
+  SESSIOND_LOG(kInfo, "stopped");
+  return 0;
+}
+
+}  // namespace sessiond
