@@ -151,7 +151,9 @@ struct Overrides {
   std::optional<std::string> data_dir, jvm_route, http_address, admin_address, token_file,
       receiver_address, mcast_address, mcast_bind, cluster_secret_file, log_level;
   std::optional<uint16_t> http_port, admin_port, receiver_port, mcast_port;
-  std::vector<std::string> members;  ///< "HOST:PORT"
+  /// "HOST:PORT" each; replaces the file's static members and, unless an mcast flag is given
+  /// too, turns multicast off. Any receiver, mcast or member flag sets cluster.enabled.
+  std::vector<std::string> members;
   bool insecure = false;
 };
 /// Applies the overrides and resolves what is left (data dir from $STATE_DIRECTORY or

@@ -325,6 +325,20 @@ Status LoadServer(Walk& w, const XmlElement& e) {
   return Status::Ok();
 }
 
+// Tomcat substitutes ${catalina.base} and ${catalina.home} (common in logging and appBase paths);
+// both are the node's base dir here. Other ${...} stay literal, as Tomcat leaves unknown ones.
+void SubstituteProperties(XmlElement* e, const std::string& base) {
+  for (XmlAttr& a : e->attrs) {
+    for (const char* key : {"${catalina.base}", "${catalina.home}"}) {
+      for (size_t at = a.value.find(key); at != std::string::npos; at = a.value.find(key, at)) {
+        a.value.replace(at, std::strlen(key), base);
+        at += base.size();
+      }
+    }
+  }
+  for (XmlElement& c : e->children) SubstituteProperties(&c, base);
+}
+
 std::string AbsoluteBase(const std::string& base_dir) {
   std::error_code ec;
   std::filesystem::path p = std::filesystem::absolute(base_dir.empty() ? "." : base_dir, ec);
@@ -369,6 +383,7 @@ Result<LoadedConfig> ParseServerXml(const std::string& xml, const std::string& f
   Result<XmlElement> root = ParseXmlDocument(xml, file_label);
   if (!root.ok()) return root.status();
   std::string base = AbsoluteBase(base_dir);
+  SubstituteProperties(&*root, base);
   LoadedConfig out;
   out.config = EmbeddedDefault(base);
   out.config.source = file_label;

@@ -346,6 +346,14 @@ TEST_F(ConfigTest, RelativePathsResolveAgainstBaseDir) {
   EXPECT_TRUE(c.cluster.farm.watch_enabled);
 }
 
+TEST_F(ConfigTest, CatalinaBasePropertyIsTheBaseDir) {
+  Result<LoadedConfig> r = Parse(InHost(
+      "<Valve className=\"org.apache.catalina.valves.AccessLogValve\" "
+      "directory=\"${catalina.base}/access\"/>"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->config.host.access_log.directory, "/srv/node1/access");
+}
+
 TEST_F(ConfigTest, ReceiverAutoResolvesTheHostName) {
   std::string xml = InHost("<Cluster><Channel><Receiver address=\"auto\"/></Channel></Cluster>");
   Result<LoadedConfig> r = Parse(xml);
