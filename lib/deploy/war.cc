@@ -11,12 +11,14 @@
 
 #include <openssl/evp.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <memory>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -78,6 +80,8 @@ Status Bad(const std::string& war, std::string_view entry, std::string_view reas
 
 std::string ErrnoText(int err) { return std::strerror(err); }
 
+Status CheckRawNames(const std::string& war_path, const std::string& war);
+
 /// Opens the archive after checking its size on disk; a truncated or foreign file is kBadRequest.
 Result<ZipPtr> OpenArchive(const std::string& war_path, const WarLimits& limits) {
   const std::string war = Label(war_path);
@@ -90,13 +94,79 @@ Result<ZipPtr> OpenArchive(const std::string& war_path, const WarLimits& limits)
                             " bytes, over the limit of " + std::to_string(limits.max_archive_bytes));
   int code = 0;
   zip_t* z = zip_open(war_path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
-  if (z) return ZipPtr(z);
+  if (z) {
+    ZipPtr archive(z);
+    SESSIOND_RETURN_IF_ERROR(CheckRawNames(war_path, war));
+    return archive;
+  }
   if (code == ZIP_ER_NOZIP) return Status::BadRequest(war + ": not a zip archive");
   zip_error_t error;
   zip_error_init_with_code(&error, code);
   std::string why = zip_error_strerror(&error);
   zip_error_fini(&error);
   return Status::BadRequest(war + ": broken archive: " + why);
+}
+
+uint64_t Le(const unsigned char* p, int bytes) {
+  uint64_t v = 0;
+  for (int i = bytes - 1; i >= 0; --i) v = (v << 8) | p[i];
+  return v;
+}
+
+bool ReadAt(int fd, void* buf, size_t len, uint64_t offset) {
+  return ::pread(fd, buf, len, static_cast<off_t>(offset)) == static_cast<ssize_t>(len);
+}
+
+/// Where the central directory is (offset, size), from the end records; nullopt when it cannot be
+/// found this simply (libzip, which opened the archive, stays the judge of its structure).
+std::optional<std::pair<uint64_t, uint64_t>> FindCentralDirectory(int fd, uint64_t file_size) {
+  size_t tail_len = static_cast<size_t>(std::min<uint64_t>(file_size, 65535 + 22));
+  std::vector<unsigned char> tail(tail_len);
+  if (tail_len < 22 || !ReadAt(fd, tail.data(), tail_len, file_size - tail_len)) return std::nullopt;
+  size_t pos = tail_len - 22;
+  while (Le(&tail[pos], 4) != 0x06054b50) {
+    if (pos == 0) return std::nullopt;
+    --pos;
+  }
+  uint64_t cd_size = Le(&tail[pos + 12], 4), cd_offset = Le(&tail[pos + 16], 4);
+  if (cd_offset == 0xffffffff || cd_size == 0xffffffff) {  // zip64: ask the zip64 end record
+    unsigned char locator[20], end64[56];
+    if (pos < 20) return std::nullopt;
+    std::memcpy(locator, &tail[pos - 20], 20);
+    if (Le(locator, 4) != 0x07064b50) return std::nullopt;
+    if (!ReadAt(fd, end64, sizeof end64, Le(locator + 8, 8)) || Le(end64, 4) != 0x06064b50)
+      return std::nullopt;
+    cd_size = Le(end64 + 40, 8);
+    cd_offset = Le(end64 + 48, 8);
+  }
+  if (cd_offset > file_size || cd_size > file_size - cd_offset) return std::nullopt;
+  return std::make_pair(cd_offset, cd_size);
+}
+
+/// libzip turns NUL bytes in entry names into spaces as it reads them, so "a\0.png" would be
+/// deployed under a name that other tools do not show. The raw names in the central directory
+/// are read here, one header at a time, and a NUL is refused.
+Status CheckRawNames(const std::string& war_path, const std::string& war) {
+  Fd fd(::open(war_path.c_str(), O_RDONLY | O_CLOEXEC));
+  struct stat st {};
+  if (fd.get() < 0 || ::fstat(fd.get(), &st) != 0) return Status::Ok();
+  auto cd = FindCentralDirectory(fd.get(), static_cast<uint64_t>(st.st_size));
+  if (!cd) return Status::Ok();
+  uint64_t at = cd->first, end = cd->first + cd->second;
+  unsigned char header[46];
+  std::string name;
+  while (at + sizeof header <= end && ReadAt(fd.get(), header, sizeof header, at) &&
+         Le(header, 4) == 0x02014b50) {
+    size_t name_len = Le(header + 28, 2);
+    name.resize(name_len);
+    if (!ReadAt(fd.get(), name.data(), name_len, at + sizeof header)) break;
+    if (name.find('\0') != std::string::npos) {
+      std::replace(name.begin(), name.end(), '\0', '?');
+      return Bad(war, name, "NUL byte in name");
+    }
+    at += sizeof header + name_len + Le(header + 30, 2) + Le(header + 32, 2);
+  }
+  return Status::Ok();
 }
 
 /// Turns an entry name into a safe relative path, or says why it is refused.

@@ -140,6 +140,19 @@ TEST_F(WarTest, RefusesEntriesBelowAFile) {
   ExpectRefused({{"a", "file"}, {"a/b", "x"}}, "a", "is a file and also has entries below it");
 }
 
+TEST_F(WarTest, RefusesNulInName) {
+  std::string war = War({{"index.html", "x"}, {"aX/../../evil", "x"}});
+  std::string bytes = ReadFile(war);
+  for (size_t at = bytes.find("aX/"); at != std::string::npos; at = bytes.find("aX/", at))
+    bytes[at + 1] = '\0';  // in the local and the central header
+  WriteFile(war, bytes);
+  Status s = ValidateWar(war, limits_);
+  EXPECT_EQ(s.code(), Code::kBadRequest) << s.ToString();
+  EXPECT_NE(s.message().find("NUL byte in name"), std::string::npos) << s.message();
+  EXPECT_FALSE(UnpackWar(war, tmp_.Path("app"), limits_).ok());
+  EXPECT_EQ(Listing(tmp_.path()), std::vector<std::string>{"app.war"});
+}
+
 TEST_F(WarTest, RefusesNotAZip) {
   std::string war = tmp_.Path("app.war");
   WriteFile(war, "this is not a zip archive at all, just text");
