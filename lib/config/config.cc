@@ -78,7 +78,7 @@ bool IsValidRoute(const std::string& route) {
 
 NodeConfig EmbeddedDefault(const std::string& base_dir) {
   NodeConfig c;
-  c.base_dir = ResolvePath("/", base_dir);
+  c.base_dir = internal::AbsoluteDir(base_dir);  // contract says absolute; be kind anyway
   c.host.app_base = ResolvePath(c.base_dir, "webapps");
   c.host.access_log.directory = ResolvePath(c.base_dir, "logs");
   return c;  // every other default is the struct's own (DESIGN.md §4 table)

@@ -67,6 +67,8 @@ std::string ShortHostName();
 /// `path` made absolute against `base_dir` (absolute kept), normalised, without a trailing '/'.
 /// "" stays "".
 std::string ResolvePath(const std::string& base_dir, const std::string& path);
+/// `dir` made absolute against the working directory ("" = the working directory), normalised.
+std::string AbsoluteDir(const std::string& dir);
 std::optional<int64_t> ParseInteger(const std::string& text);
 /// true/false, yes/no, on/off, 1/0 (any case).
 std::optional<bool> ParseBoolean(const std::string& text);

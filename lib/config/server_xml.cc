@@ -339,12 +339,6 @@ void SubstituteProperties(XmlElement* e, const std::string& base) {
   for (XmlElement& c : e->children) SubstituteProperties(&c, base);
 }
 
-std::string AbsoluteBase(const std::string& base_dir) {
-  std::error_code ec;
-  std::filesystem::path p = std::filesystem::absolute(base_dir.empty() ? "." : base_dir, ec);
-  return ec ? ResolvePath("/", base_dir) : ResolvePath("/", p.string());
-}
-
 }  // namespace
 
 Status LoadValve(Loader& l, const XmlElement& e) {
@@ -382,7 +376,7 @@ Result<LoadedConfig> ParseServerXml(const std::string& xml, const std::string& f
   using namespace internal;
   Result<XmlElement> root = ParseXmlDocument(xml, file_label);
   if (!root.ok()) return root.status();
-  std::string base = AbsoluteBase(base_dir);
+  std::string base = AbsoluteDir(base_dir);
   SubstituteProperties(&*root, base);
   LoadedConfig out;
   out.config = EmbeddedDefault(base);

@@ -99,6 +99,12 @@ std::string ResolvePath(const std::string& base_dir, const std::string& path) {
   return out;
 }
 
+std::string AbsoluteDir(const std::string& dir) {
+  std::error_code ec;
+  std::filesystem::path p = std::filesystem::absolute(dir.empty() ? "." : dir, ec);
+  return ResolvePath("/", ec ? dir : p.string());
+}
+
 std::optional<int64_t> ParseInteger(const std::string& text) {
   std::string t = Trim(text);
   if (!t.empty() && t[0] == '+') t.erase(0, 1);
