@@ -208,6 +208,10 @@ class SessionStore {
   /// Applies a remote event: LWW per attribute by Stamp, tombstones win over older writes,
   /// observes the stamp on the clock. Not re-published to sinks other than persistence
   /// (`republish` decides). kConflict when a version gap means the caller must fetch the session.
+  /// Events at or below the session's version are re-applied (LWW makes that harmless); a
+  /// non-create event for an unknown session is a gap too ("have 0"). Remote creates are not
+  /// capped by maxActiveSessions (every node holds every session). An invalidate for an unknown
+  /// id still leaves a tombstone. With `republish`, only events that changed state are published.
   Status Apply(const Event& event, bool republish);
   /// Puts a whole session in place (restore from SQLite, state transfer), unless a tombstone or a
   /// newer version is already here. Returns whether it was taken.

@@ -12,7 +12,8 @@ namespace sessiond::session {
 namespace internal {
 namespace {
 
-auto SlotBound(std::vector<Slot>& slots, std::string_view name) {
+template <typename Slots>  // std::vector<Slot>, const or not
+auto SlotBound(Slots& slots, std::string_view name) {
   return std::lower_bound(slots.begin(), slots.end(), name,
                           [](const Slot& s, std::string_view n) { return s.name < n; });
 }
@@ -20,7 +21,7 @@ auto SlotBound(std::vector<Slot>& slots, std::string_view name) {
 }  // namespace
 
 const Slot* Entry::FindLive(std::string_view name) const {
-  auto it = SlotBound(const_cast<std::vector<Slot>&>(slots), name);
+  auto it = SlotBound(slots, name);
   if (it == slots.end() || it->name != name || it->removed) return nullptr;
   return &*it;
 }

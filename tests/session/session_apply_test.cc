@@ -19,6 +19,17 @@ void Deliver(const EventBatch& batch, Node& to) {
   }
 }
 
+// A create event as node "a" would have sent it.
+Event CreateEvent(const std::string& id) {
+  Event ev;
+  ev.type = EventType::kCreate;
+  ev.app = "/app";
+  ev.session_id = id;
+  ev.version = 1;
+  ev.stamp = Stamp{1, "a"};
+  return ev;
+}
+
 std::map<std::string, std::string> Values(const Node& node, const std::string& id) {
   std::map<std::string, std::string> values;
   std::optional<Session> s = node.store->Get(id);
@@ -91,7 +102,7 @@ TEST_F(ApplyTest, TheLaterStampWinsEvenWhenItArrivesFirst) {
   Node c("c"), d("d");
   for (Node* n : {&c, &d}) {
     EventBatch create;
-    create.push_back(Event{EventType::kCreate, "/app", id_, 1, Stamp{1, "a"}});
+    create.push_back(CreateEvent(id_));
     Deliver(create, *n);
   }
   Deliver(from_a, c);
@@ -100,7 +111,7 @@ TEST_F(ApplyTest, TheLaterStampWinsEvenWhenItArrivesFirst) {
   Deliver(from_a, d);
   Deliver(from_a, b_);
   Deliver(from_b, a_);
-  for (Node* n : {&a_, &b_, &c, &d}) EXPECT_EQ(Values(*n, id_)["x"], "\"a\"") << n->clock.get();
+  for (Node* n : {&a_, &b_, &c, &d}) EXPECT_EQ(Values(*n, id_)["x"], "\"a\"") << n->store->Get(id_)->last_node;
 }
 
 TEST_F(ApplyTest, CausallyLaterWritesWinDespiteABackwardClock) {
@@ -146,7 +157,11 @@ TEST_F(ApplyTest, AnOlderSetArrivingAfterARemovalDoesNotResurrect) {
 }
 
 TEST_F(ApplyTest, ARemovalOfAnUnknownAttributeLeavesAMarker) {
-  Event removal{EventType::kRemoveAttribute, "/app", id_, 2, Stamp{a_.clock->Now(), "a"}, "other"};
+  Event removal = CreateEvent(id_);
+  removal.type = EventType::kRemoveAttribute;
+  removal.version = 2;
+  removal.stamp = Stamp{a_.clock->Now(), "a"};
+  removal.name = "other";
   ASSERT_TRUE(b_.store->Apply(removal, false).ok());
   Event older_set = removal;
   older_set.type = EventType::kSetAttribute;
@@ -170,7 +185,7 @@ TEST_F(ApplyTest, ReapplyingEventsIsHarmless) {
 TEST_F(ApplyTest, InvalidationTombstonePreventsResurrection) {
   EventBatch late_set = Set(a_, "x", "1");
   EventBatch create_again;
-  create_again.push_back(Event{EventType::kCreate, "/app", id_, 1, Stamp{1, "a"}});
+  create_again.push_back(CreateEvent(id_));
   EventBatch invalidate;
   ASSERT_TRUE(a_.store->Invalidate(id_, &invalidate).ok());
   Deliver(invalidate, b_);
@@ -185,7 +200,7 @@ TEST_F(ApplyTest, InvalidationTombstonePreventsResurrection) {
 TEST_F(ApplyTest, InvalidationBeforeCreateStillWins) {
   Node c("c");
   EventBatch create;
-  create.push_back(Event{EventType::kCreate, "/app", id_, 1, Stamp{1, "a"}});
+  create.push_back(CreateEvent(id_));
   EventBatch invalidate;
   ASSERT_TRUE(a_.store->Invalidate(id_, &invalidate).ok());
   Deliver(invalidate, c);

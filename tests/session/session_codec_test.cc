@@ -109,7 +109,9 @@ TEST(SessionCodecTest, RandomMutationsNeverCrash) {
     int flips = 1 + static_cast<int>(rng() % 4);
     for (int f = 0; f < flips; ++f) bytes[rng() % bytes.size()] = static_cast<char>(rng());
     Result<Session> r = DecodeSession(bytes);
-    if (r.ok()) EXPECT_EQ(EncodeSession(*r), bytes);  // one encoding per session
+    if (r.ok()) {
+      EXPECT_EQ(EncodeSession(*r), bytes);  // one encoding per session
+    }
   }
 }
 

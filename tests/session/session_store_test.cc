@@ -66,7 +66,9 @@ TEST_F(SessionStoreTest, EveryChangeEmitsItsEventWithTheNextVersion) {
   for (size_t i = 0; i < batch.size(); ++i) {
     EXPECT_EQ(batch[i].version, i + 2) << i;
     EXPECT_EQ(batch[i].session_id, s.id);
-    if (i > 0) EXPECT_LT(batch[i - 1].stamp, batch[i].stamp);
+    if (i > 0) {
+      EXPECT_LT(batch[i - 1].stamp, batch[i].stamp);
+    }
   }
   EXPECT_FALSE(store().Get(s.id).has_value());
   EXPECT_EQ(store().Count(), 0u);
