@@ -65,7 +65,11 @@ class AppRegistry {
 /// Deploys every app of the Host: each `<Context>`, each folder and each WAR in appBase (a WAR is
 /// unpacked next to itself, into appBase/NAME, when unpackWARs — or always, as we serve from
 /// folders). A bad app is reported in `errors` ("myapp.war: entry ../x: path escapes the app")
-/// and skipped; the others deploy.
+/// and skipped; the others deploy. A `<Context>` wins over an appBase app of the same path; a
+/// `<Context>` whose docBase is a WAR is unpacked into appBase/NAME. The WAR's SHA-256 is kept in
+/// NAME/META-INF/.sessiond-war.sha256 (never served), and a folder newer than its WAR with a
+/// matching hash is not unpacked again. Folders and WARs starting with "." are ignored. Returns
+/// an error only when appBase exists but cannot be read (a missing appBase deploys nothing).
 Status DeployHostApps(const config::HostConfig& host, int64_t max_war_bytes, AppRegistry* registry,
                       std::vector<std::string>* errors);
 
@@ -77,6 +81,9 @@ std::string MimeTypeFor(const App& app, std::string_view file_name);
 /// Last-Modified / If-Modified-Since, Range (single range; 416 when unsatisfiable), HEAD,
 /// 404 for missing files and for anything under WEB-INF or META-INF, and never a path that
 /// escapes root_dir (.., symlinks out). Only GET and HEAD (405 otherwise).
+/// File bodies are a FileBody (never read into memory); HEAD answers exactly as GET, FileBody
+/// included, so Content-Length is right — the connector sends the head only. The ETag is strong:
+/// "<hex size>-<hex mtime ns>"; unpacked WARs keep the archive's times, so nodes agree on it.
 Response ServeStatic(const App& app, const Request& request, std::string_view rel_path);
 
 }  // namespace sessiond::container
