@@ -4,6 +4,7 @@
 #include <pthread.h>
 
 #include <chrono>
+#include <future>
 
 #include "transport/loop_internal.h"
 
@@ -121,6 +122,32 @@ void EventLoop::Impl::Cancel(uint64_t timer_id) {
 }
 
 bool EventLoop::Impl::InLoop() const { return current_loop == this; }
+
+bool EventLoop::Impl::Running() {
+  std::lock_guard lock(mu_);
+  return thread_.joinable() && !io_.stopped();
+}
+
+void EventLoop::Impl::RunAndWait(std::function<void()> fn) {
+  if (InLoop() || !Running()) {
+    fn();
+    return;
+  }
+  // Shared state: when the loop stops before running it, the posted copy must not dangle.
+  struct Call {
+    std::function<void()> fn;
+    std::once_flag once;
+    std::promise<void> done;
+  };
+  auto call = std::make_shared<Call>();
+  call->fn = std::move(fn);
+  auto run = [call] { std::call_once(call->once, [&] { call->fn(); call->done.set_value(); }); };
+  Post(run);
+  auto future = call->done.get_future();
+  while (future.wait_for(std::chrono::milliseconds(100)) != std::future_status::ready) {
+    if (!Running()) run();  // the loop went away under us: nobody else runs loop code now
+  }
+}
 
 // ---- EventLoop: the public face ------------------------------------------------------------
 

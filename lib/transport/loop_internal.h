@@ -34,6 +34,11 @@ class EventLoop::Impl {
   uint64_t AddTimer(int64_t delay_ms, int64_t period_ms, std::function<void()> fn);
   void Cancel(uint64_t timer_id);
   bool InLoop() const;
+  /// True while the loop thread runs (started and not stopped).
+  bool Running();
+  /// Runs `fn` on the loop and waits for it; runs it right here when this is the loop thread
+  /// or no loop thread runs (nothing else can touch loop state then).
+  void RunAndWait(std::function<void()> fn);
 
   boost::asio::io_context& io() { return io_; }
 
