@@ -13,7 +13,6 @@
 // Depends on base and session (rows hold session::EncodeSession bytes). No SQLite type appears here.
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <map>
@@ -98,7 +97,8 @@ class Database {
   Status UpsertSessions(const std::vector<session::Session>& batch);
   /// Deletes the rows of `ids` (absent ids are fine), in one transaction.
   Status DeleteSessions(const std::vector<std::string>& ids);
-  /// Upserts and deletes in ONE transaction (the persister's flush): all or nothing.
+  /// Upserts and deletes in ONE transaction (the persister's flush): all or nothing. Deletes
+  /// apply after upserts, so an id in both lists ends up absent.
   Status WriteSessions(const std::vector<session::Session>& upserts,
                        const std::vector<std::string>& deletes);
   /// Every row, decoded. A row that does not decode is skipped and counted, never an error.
