@@ -93,7 +93,10 @@ Result<ZipPtr> OpenArchive(const std::string& war_path, const WarLimits& limits)
     return Status::TooLarge(war + ": archive is " + std::to_string(st.st_size) +
                             " bytes, over the limit of " + std::to_string(limits.max_archive_bytes));
   int code = 0;
-  zip_t* z = zip_open(war_path.c_str(), ZIP_RDONLY | ZIP_CHECKCONS, &code);
+  // No ZIP_CHECKCONS: it rejects valid archives written with data descriptors (jar, libarchive,
+  // streaming zip writers). Damage still shows: no central directory is ZIP_ER_NOZIP/INCONS,
+  // and every entry is decompressed and CRC-checked before anything is deployed.
+  zip_t* z = zip_open(war_path.c_str(), ZIP_RDONLY, &code);
   if (z) {
     ZipPtr archive(z);
     SESSIOND_RETURN_IF_ERROR(CheckRawNames(war_path, war));
