@@ -1,9 +1,14 @@
 #include "daemon/node.h"
 
 #include <signal.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/resource.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <memory>
 #include <string>
@@ -64,6 +69,22 @@ Status EnsureDataDir(const std::string& dir) {
   return Status::Ok();
 }
 
+/// Takes an exclusive lock on DATA_DIR/sessiond.lock for the life of the process, so two nodes
+/// never share one data dir (they would overwrite each other's sessions). The kernel drops the
+/// lock when the process dies, even by kill -9.
+Status LockDataDir(const std::string& dir) {
+  std::string path = dir + "/sessiond.lock";
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::Internal("cannot open " + path + ": " + std::strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    close(fd);
+    return Status::Conflict("data dir " + dir + " is in use by another sessiond; give each node its own --data-dir");
+  }
+  std::string pid = std::to_string(getpid()) + "\n";
+  if (ftruncate(fd, 0) == 0) (void)!write(fd, pid.data(), pid.size());
+  return Status::Ok();  // fd stays open on purpose: it holds the lock
+}
+
 /// Everything one node owns, in construction order; destroyed in reverse.
 struct Node {
   const config::NodeConfig& config;
@@ -91,6 +112,7 @@ struct Node {
 
   Status OpenStore() {
     SESSIOND_RETURN_IF_ERROR(EnsureDataDir(config.sessiond.data_dir));
+    SESSIOND_RETURN_IF_ERROR(LockDataDir(config.sessiond.data_dir));
     auto opened = store::Database::Open(store::Database::PathIn(config.sessiond.data_dir));
     if (!opened.ok()) return opened.status();
     db = std::move(opened).value();
