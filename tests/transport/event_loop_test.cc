@@ -82,7 +82,9 @@ TEST(EventLoopTest, EveryRepeatsUntilCancelled) {
   loop.Start();
   std::atomic<int> ticks{0};
   uint64_t id = loop.Every(10, [&] { ++ticks; });
-  std::this_thread::sleep_for(std::chrono::milliseconds(120));
+  // Wait for ticks rather than sleeping a fixed time: the machine may be loaded.
+  for (int i = 0; i < 500 && ticks < 4; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   loop.Cancel(id);
   RunOnLoop(loop, [] {});
   int at_cancel = ticks.load();
