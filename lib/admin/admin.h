@@ -1,0 +1,123 @@
+// admin: the REST admin endpoint of DESIGN.md §7 — JSON over HTTP (cpp-httplib, kept out of this
+// header), bearer-token auth compared in constant time, 127.0.0.1:8099 by default.
+//
+// The admin module does not reach into the daemon's other modules: the daemon hands it an
+// AdminServices of borrowed pointers and callbacks (status, apps, event log, readiness), so the
+// endpoint is testable with a bare SessionStore and grows as the cluster modules land.
+//
+// Routes: GET /healthz, /readyz, /metrics (no token); GET /v1/status; GET /v1/sessions;
+// GET|DELETE /v1/sessions/{id}; POST /v1/sessions/expire; GET /v1/apps; GET /v1/events.
+// Errors are {"error": word, "message": ...} with HttpStatusOf/ErrorWordOf (base.h).
+//
+// Thread-safety: AdminServer runs its own listener thread and a bounded pool of worker threads;
+// Start/port/Stop may be called from any one thread. Every callback in AdminServices is called on
+// those worker threads, concurrently, and must be thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/base.h"
+#include "container/container.h"
+#include "metrics/metrics.h"
+#include "session/session.h"
+
+namespace sessiond::admin {
+
+/// Default listen address and port of the admin endpoint.
+inline constexpr const char* kDefaultAddress = "127.0.0.1";
+inline constexpr uint16_t kDefaultPort = 8099;
+/// Request bodies over this get 413.
+inline constexpr size_t kMaxBodyBytes = 1 << 20;
+
+/// This node, as GET /v1/status shows it.
+struct StatusInfo {
+  std::string name;               ///< jvmRoute
+  std::string version;            ///< sessiond's version
+  int64_t started_ms = 0;         ///< wall time the daemon started
+  int64_t uptime_ms = 0;
+  std::string mode = "active";    ///< active | draining | drained
+  uint64_t sessions = 0;
+  uint64_t apps = 0;
+  /// Pulling the cluster's sessions when joining: state "none" (no peers), "running", "done",
+  /// "failed".
+  struct StateTransfer {
+    std::string state = "none";
+    uint64_t received = 0;
+    uint64_t expected = 0;
+  } state_transfer;
+};
+
+/// One entry of the event log (membership, deploy, drain, admin).
+struct EventRecord {
+  int64_t seq = 0;           ///< increasing; the `since` cursor
+  int64_t time_ms = 0;
+  std::string kind;          ///< "member", "deploy", "drain", "admin", …
+  std::string node;          ///< the node that recorded it
+  std::string message;
+  std::string fields_json;   ///< a JSON object with details ("" = {})
+};
+
+struct EventPage {
+  std::vector<EventRecord> items;  ///< ascending by seq
+  int64_t next_since = 0;          ///< pass as `since` to get what follows
+};
+
+/// What the endpoint reads and steers. Pointers are borrowed and must outlive the AdminServer;
+/// callbacks run on the admin worker threads. Any of them may be empty: the matching routes then
+/// answer 503 (unavailable), readiness defaults to ready.
+struct AdminServices {
+  session::SessionStore* sessions = nullptr;
+  metrics::Registry* metrics = nullptr;
+  /// This node's jvmRoute, for the session holders list.
+  std::string node_name;
+  std::function<StatusInfo()> status;
+  std::function<std::vector<container::AppInfo>()> apps;
+  /// Events with seq > since_seq (or, when since_ms > 0, time_ms >= since_ms), at most `limit`.
+  std::function<Result<EventPage>(int64_t since_seq, int64_t since_ms, size_t limit)> events;
+  /// Appends an event to the log (admin actions: kind "admin").
+  std::function<void(std::string kind, std::string message)> record_event;
+  /// False while joining or draining: /readyz answers 503.
+  std::function<bool()> ready;
+};
+
+/// The admin token file, read or freshly made.
+struct TokenFile {
+  std::string token;
+  bool created = false;   ///< this call generated it
+  bool too_open = false;  ///< group/world may read it: the daemon should warn
+};
+
+/// Reads `token_file` (surrounding whitespace trimmed; empty is an error naming the file), or —
+/// when it does not exist — creates it with mode 0600 holding 32 random bytes as 64 hex digits
+/// (the parent folder is created 0700 when missing). O_EXCL: two daemons racing never share a
+/// half-written token. kInternal naming the file on I/O errors.
+Result<TokenFile> LoadOrCreateToken(const std::string& token_file);
+
+/// The running endpoint. Thread-safety: see the file comment. Stop() is idempotent and the
+/// destructor calls it.
+class AdminServer {
+ public:
+  class Impl;
+  /// Binds address:port (0 = any free port) and starts serving on its own threads.
+  /// kUnavailable naming address:port when it cannot bind; kBadRequest for an empty token.
+  static Result<std::unique_ptr<AdminServer>> Start(const std::string& address, uint16_t port,
+                                                    std::string token, AdminServices services);
+  ~AdminServer();
+  AdminServer(const AdminServer&) = delete;
+  AdminServer& operator=(const AdminServer&) = delete;
+
+  /// The bound port.
+  uint16_t port() const;
+  /// Stops accepting, finishes in-flight requests, joins the threads.
+  void Stop();
+
+ private:
+  explicit AdminServer(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace sessiond::admin

@@ -1,0 +1,117 @@
+// Handlers for the node-level routes: health, readiness, metrics, status, apps, events.
+
+#include "admin/admin_internal.h"
+
+namespace sessiond::admin {
+
+using nlohmann::json;
+
+namespace {
+
+Status Unwired(const char* what) {
+  return Status::Unavailable(std::string(what) + " is not available on this node yet");
+}
+
+// The event's `fields` as a JSON object; a malformed text is kept as a string rather than lost.
+json FieldsOf(const EventRecord& e) {
+  if (e.fields_json.empty()) return json::object();
+  json parsed = json::parse(e.fields_json, nullptr, /*allow_exceptions=*/false);
+  return parsed.is_discarded() ? json(e.fields_json) : parsed;
+}
+
+json EventJson(const EventRecord& e) {
+  return {{"seq", e.seq},   {"time", FormatRfc3339Millis(e.time_ms)},
+          {"kind", e.kind}, {"node", e.node},
+          {"message", e.message}, {"fields", FieldsOf(e)}};
+}
+
+std::string AppVersion(const container::AppInfo& app) {
+  return app.sha256.empty() ? "folder" : app.sha256.substr(0, 12);
+}
+
+}  // namespace
+
+Response Api::Healthz(const Request&) const {
+  Response res;
+  res.content_type = "text/plain";
+  res.body = "ok\n";
+  return res;
+}
+
+Response Api::Readyz(const Request&) const {
+  bool ready = !services_.ready || services_.ready();
+  json body = {{"ready", ready}};
+  if (services_.status) body["mode"] = services_.status().mode;
+  return JsonResponse(body, ready ? 200 : 503);
+}
+
+Response Api::Metrics(const Request&) const {
+  if (!services_.metrics) return ErrorResponse(Unwired("metrics"));
+  Response res;
+  res.content_type = "text/plain; version=0.0.4; charset=utf-8";
+  res.body = services_.metrics->RenderPrometheus();
+  return res;
+}
+
+Response Api::GetStatus(const Request&) const {
+  StatusInfo info;
+  if (services_.status) {
+    info = services_.status();
+  } else {
+    info.name = services_.node_name;
+    info.version = SESSIOND_VERSION;
+    if (services_.sessions) info.sessions = services_.sessions->Count();
+  }
+  bool ready = !services_.ready || services_.ready();
+  json body = {
+      {"name", info.name},
+      {"version", info.version},
+      {"started", info.started_ms > 0 ? json(FormatRfc3339Millis(info.started_ms)) : json()},
+      {"uptime_seconds", info.uptime_ms / 1000},
+      {"mode", info.mode},
+      {"ready", ready},
+      {"sessions", info.sessions},
+      {"apps", info.apps},
+      {"state_transfer",
+       {{"state", info.state_transfer.state},
+        {"received", info.state_transfer.received},
+        {"expected", info.state_transfer.expected}}},
+  };
+  return JsonResponse(body);
+}
+
+Response Api::ListApps(const Request&) const {
+  if (!services_.apps) return ErrorResponse(Unwired("the app list"));
+  json items = json::array();
+  for (const container::AppInfo& app : services_.apps()) {
+    items.push_back({{"name", app.name},
+                     {"path", app.path},
+                     {"sha256", app.sha256},
+                     {"version", AppVersion(app)},
+                     {"size_bytes", app.size_bytes},
+                     {"deployed", FormatRfc3339Millis(app.deployed_ms)},
+                     {"distributable", app.distributable},
+                     {"session_timeout_seconds", app.session_timeout_s}});
+  }
+  return JsonResponse(items);
+}
+
+Response Api::ListEvents(const Request& req) const {
+  if (!services_.events) return ErrorResponse(Unwired("the event log"));
+  Result<int64_t> since = IntParam(req, "since", 0, 0, INT64_MAX);
+  if (!since.ok()) return ErrorResponse(since.status());
+  Result<int64_t> since_ms = IntParam(req, "since_ms", 0, 0, INT64_MAX);
+  if (!since_ms.ok()) return ErrorResponse(since_ms.status());
+  Result<int64_t> limit = IntParam(req, "limit", 100, 1, 1000);
+  if (!limit.ok()) return ErrorResponse(limit.status());
+
+  Result<EventPage> page = services_.events(*since, *since_ms, static_cast<size_t>(*limit));
+  if (!page.ok()) return ErrorResponse(page.status());
+  json items = json::array();
+  for (const EventRecord& e : page->items) items.push_back(EventJson(e));
+  int64_t next = page->next_since;
+  if (next == 0) next = page->items.empty() ? *since : page->items.back().seq;
+  return JsonResponse({{"items", items}, {"next_since", next}});
+}
+
+}  // namespace sessiond::admin
