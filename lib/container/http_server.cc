@@ -128,8 +128,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool idle() const { return state_ == State::kIdle && buffer_.size() == 0; }
   /// Closed by the sweep when it made no progress for this long.
   bool StalledAt(int64_t now, int64_t timeout) const {
-    if (state_ == State::kLingering) return now - last_activity_ms_ > std::min(timeout, kLingerMs);
-    return now - last_activity_ms_ > timeout;
+    if (state_ == State::kLingering) return now - last_activity_ms_ > kLingerMs;
+    return timeout > 0 && now - last_activity_ms_ > timeout;  // <= 0: none, as Tomcat's -1
   }
 
  private:
