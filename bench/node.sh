@@ -96,16 +96,18 @@ bench_sessiond_start "$base" $A $PORT $APORT
 curl -s -o /dev/null "$URL/1k.txt"
 sleep 1
 m0=$(proc_status "$SESSIOND_PID" VmRSS)
+a0=$(proc_status "$SESSIOND_PID" RssAnon)
 load=$(bench_load)
 fill=$("$BENCH_BIN/sessfill" $A $PORT "$SESSIONS" 8 PUT /myapp/.session/attributes/payload \
   "$BENCH_DIR/app/payload-1k.json" || true)
 echo "  sessfill: $fill" >&2
 sleep 2
 m1=$(proc_status "$SESSIOND_PID" VmRSS)
+a1=$(proc_status "$SESSIOND_PID" RssAnon)
 live=$( (curl -s -m 5 "http://$A:$APORT/metrics" || true) | awk '/^sessiond_sessions[{ ]/ && /myapp/ { s += $NF } END { if (s) printf "%d", s }' || true)
 made=$(echo "$fill" | sed -n 's/.*ok=\([0-9]*\).*/\1/p' || true)
 per=$(awk -v a="$m0" -v b="$m1" -v n="${made:-0}" 'BEGIN { if (n > 0) printf "%.0f", (b - a) * 1024 / n; else print "?" }')
-bench_metric mem.bytes_per_session "$per" B "RSS ${m0} kB -> ${m1} kB for ${made:-?} sessions (metrics: ${live:-n/a} live), load $load"
+bench_metric mem.bytes_per_session "$per" B "RSS ${m0} kB -> ${m1} kB (anon ${a0} -> ${a1} kB) for ${made:-?} sessions (metrics: ${live:-n/a} live), load $load"
 bench_metric mem.fill_rate "$(echo "$fill" | sed -n 's/.*rate=\([0-9]*\).*/\1/p')" req/s "PUT of a 1 KB value, new session each, 8 conns"
 bench_stop "$SESSIOND_PID"
 
