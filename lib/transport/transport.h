@@ -10,6 +10,10 @@
 //   4  u8   format version (1)
 //   5  u8   flags: 0x01 encrypted (AES-256-GCM), 0x02 ack requested, 0x04 reply (ack/response),
 //                  0x08 authenticated (HMAC-SHA256 under the cluster secret; else a SHA-256 checksum)
+//                  0x10 receipt ack (with 0x02: the receiving transport replies on receipt, before
+//                       the handler runs — SendMode::kAcknowledged),
+//                  0x20 error reply (with 0x04: body = u8 Code + message, e.g. no handler)
+//                  other bits: malformed
 //   6  u16  message type (0x01xx membership, 0x02xx replication, 0x03xx deploy, 0x00xx transport)
 //   8  u64  correlation id (0 = none; a reply carries its request's id)
 //   16 u32  body length L (at most kMaxFrameBody)
@@ -17,9 +21,22 @@
 //   20+L 32 trailer: HMAC-SHA256(key, bytes 0..20+L) when authenticated, else SHA-256 of them
 // The first frame on every connection is HELLO (type 0x0001) carrying the sender's node name;
 // a connection whose frame fails its MAC/checksum or does not parse is closed and counted.
+// Encryption always comes with authentication (0x01 without 0x08 is malformed); the GCM
+// additional data is header bytes 0..20 as sent (flags and length included), and the trailer
+// MAC covers the ciphertext. A frame whose 0x08 bit disagrees with whether this node has a
+// secret is kUnauthorized. Replies travel on the connection the request came in on.
 //
-// Thread-safety: EventLoop::Post/After/Every/Stop are thread-safe. Transport::Send/Request are
-// thread-safe (they post to the loop); handlers and completion callbacks run on the loop thread.
+// Connections: a sender keeps up to connections_per_peer connections per peer, opening another
+// only while every open one has writes queued, and spreads frames round-robin over them: frames
+// to one peer keep their order only with connections_per_peer = 1. Writes are gathered (every
+// frame queued during a write goes out in the next one). Sibling modules reach the loop's
+// io_context through transport/loop_internal.h (IoContextOf).
+//
+// Thread-safety: EventLoop::Post/After/Every/Cancel/Stop are thread-safe. Transport::Send/
+// Request/Disconnect/Handle/OnPeerFailure/stats are thread-safe (Send and Request encode on the
+// calling thread, then post to the loop); handlers and completion callbacks run on the loop
+// thread. Destroying a Transport closes every connection; callbacks still pending then are
+// dropped, never run.
 #pragma once
 
 #include <cstdint>
@@ -42,14 +59,18 @@ class EventLoop {
 
   /// Starts the loop thread. Idempotent.
   void Start();
-  /// Stops the loop and joins its thread; pending work is dropped. Idempotent.
+  /// Stops the loop and joins its thread (from the loop thread itself: stops without joining;
+  /// the destructor joins); pending work is dropped. Idempotent.
   void Stop();
-  /// Runs `fn` on the loop thread, soon.
+  /// Runs `fn` on the loop thread, soon; posts from one thread run in order. Work posted before
+  /// Start runs once the loop starts.
   void Post(std::function<void()> fn);
   /// Runs `fn` once after `delay_ms`; the returned id cancels it.
   uint64_t After(int64_t delay_ms, std::function<void()> fn);
   /// Runs `fn` every `period_ms` until cancelled.
   uint64_t Every(int64_t period_ms, std::function<void()> fn);
+  /// After Cancel returns on the loop thread the callback never runs again; from another
+  /// thread, a run already in progress may finish. Unknown ids are ignored.
   void Cancel(uint64_t timer_id);
   /// True on the loop thread.
   bool InLoop() const;
@@ -138,8 +159,10 @@ class Transport {
  public:
   /// Binds the receiver (autoBind: the next free port in range; kUnavailable when none is free)
   /// and accepts on the loop. Without a secret on a non-loopback address and without `insecure`:
-  /// kForbidden ("refusing an unauthenticated cluster on 10.0.0.5; set clusterSecretFile or
-  /// --insecure").
+  /// kForbidden ("refusing an unauthenticated cluster on 10.0.0.5: set clusterSecretFile
+  /// (--cluster-secret-file) or pass --insecure"), checked before binding. kBadRequest when the
+  /// address is not an IP literal or `encrypt` is set without a secret. Port 0 binds an ephemeral
+  /// port (tests). `loop` must outlive the Transport.
   static Result<std::unique_ptr<Transport>> Start(EventLoop* loop, TransportOptions options);
   ~Transport();
 
@@ -161,13 +184,17 @@ class Transport {
   /// timeout.
   void Send(const PeerAddress& to, Message message, SendMode mode,
             std::function<void(Status)> done);
-  /// Sends and waits for the handler's reply body.
+  /// Sends and waits up to `timeout_ms` for the handler's reply body: kUnavailable on timeout
+  /// (how a SIGSTOPped peer shows), connect failure or reset; kNotFound when the peer has no
+  /// handler for the type.
   void Request(const PeerAddress& to, Message message, int64_t timeout_ms,
                std::function<void(Result<Message>)> done);
-  /// Called (loop thread) when a connection to a peer is refused or reset, so membership can
-  /// suspect it at once.
+  /// Called (loop thread) when a connection to a peer is refused, times out connecting, is reset
+  /// or closed by the peer, or carries a bad frame — once per failed connection — so membership
+  /// can suspect it at once. Not called for Disconnect or our own shutdown.
   void OnPeerFailure(std::function<void(const PeerAddress&, const Status&)> callback);
-  /// Closes every pooled connection to the peer.
+  /// Closes every pooled connection to the peer; their pending callbacks get kUnavailable. The
+  /// next Send opens a fresh connection.
   void Disconnect(const PeerAddress& peer);
 
   TransportStats stats() const;
