@@ -13,18 +13,22 @@ namespace {
 void AddGlobalFlags(CLI::App& app, Context& ctx) {
   GlobalOptions& g = ctx.global;
   app.add_option("-e,--endpoint", g.endpoint, "admin endpoint of any node")
+      ->type_name("URL")
       ->envname("SESSCTL_ENDPOINT")
       ->capture_default_str();
   app.add_option("--token-file", g.token_file,
                  "file holding the admin token (the token itself may be in SESSCTL_TOKEN)")
+      ->type_name("FILE")
       ->envname("SESSCTL_TOKEN_FILE")
       ->capture_default_str();
   WithChoices(ctx,
               app.add_option("-o,--output", g.output, "output format: table, wide or json")
+                  ->type_name("FORMAT")
                   ->capture_default_str(),
               {"table", "wide", "json"});
   app.add_flag("--no-headers", g.no_headers, "print tables without their header line");
   app.add_option("--timeout", g.timeout, "HTTP timeout, e.g. 5s, 1m")
+      ->type_name("DUR")
       ->check(DurationCheck())
       ->capture_default_str();
 }
@@ -38,7 +42,7 @@ CLI::Validator DurationCheck() {
         auto ms = sessiond::ParseDurationMillis(text);
         return ms.ok() ? std::string() : ms.status().message();
       },
-      "DUR");
+      "");
 }
 
 CLI::Option* WithChoices(Context& ctx, CLI::Option* opt, std::vector<std::string> values) {

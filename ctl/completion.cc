@@ -2,6 +2,8 @@
 // that ask the hidden `sessctl __complete -- WORDS…`, which walks the live CLI11 tree — so
 // completion can never fall out of step with the commands.
 
+#include <algorithm>
+
 #include "ctl/cli.h"
 
 namespace sessctl {
@@ -39,10 +41,13 @@ const CLI::App* FindSubcommand(const CLI::App* app, const std::string& word) {
   return nullptr;
 }
 
+// Appends the words that start with `prefix`, each once.
 void AddMatching(std::vector<std::string>& out, const std::vector<std::string>& words,
                  const std::string& prefix) {
-  for (const std::string& w : words)
-    if (StartsWith(w, prefix)) out.push_back(w);
+  for (const std::string& w : words) {
+    if (StartsWith(w, prefix) && std::find(out.begin(), out.end(), w) == out.end())
+      out.push_back(w);
+  }
 }
 
 // Option names of `app` and its parents, skipping help/version and hidden options.

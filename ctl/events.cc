@@ -94,8 +94,10 @@ void RegisterEvents(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<EventsOptions>();
   CLI::App* cmd = app.add_subcommand("events", "show the event log: membership, deploy, drain, admin");
   cmd->add_option("--since", o->since,
-                  "start after a sequence number, at an RFC 3339 time, or DUR ago (e.g. 1h)");
-  cmd->add_option("--limit", o->limit, "at most N events; 0 = all")->capture_default_str();
+                  "start after a sequence number, at an RFC 3339 time, or DUR ago (e.g. 1h)")
+      ->type_name("SINCE");
+  cmd->add_option("--limit", o->limit, "at most N events; 0 = all")
+      ->type_name("N")->capture_default_str();
   cmd->callback([&ctx, o] { ctx.action = [&ctx, o] { return Run(ctx, *o); }; });
 }
 

@@ -193,18 +193,22 @@ void Bind(CLI::App* cmd, Context& ctx, std::shared_ptr<Options> opts, RunFn run)
 void RegisterList(CLI::App& sessions, Context& ctx) {
   auto o = std::make_shared<ListOptions>();
   CLI::App* cmd = sessions.add_subcommand("list", "list sessions, sorted by id");
-  cmd->add_option("--app", o->app, "only sessions of this app (context path, e.g. /myapp)");
-  cmd->add_option("--node", o->node, "only sessions last served by this node");
+  cmd->add_option("--app", o->app, "only sessions of this app (context path, e.g. /myapp)")
+      ->type_name("APP");
+  cmd->add_option("--node", o->node, "only sessions last served by this node")
+      ->type_name("NODE");
   cmd->add_option("--idle-over", o->idle_over, "only sessions idle longer than DUR")
+      ->type_name("DUR")
       ->check(DurationCheck());
-  cmd->add_option("--limit", o->limit, "at most N sessions (default: all)");
+  cmd->add_option("--limit", o->limit, "at most N sessions (default: all)")
+      ->type_name("N");
   Bind(cmd, ctx, o, RunList);
 }
 
 void RegisterShow(CLI::App& sessions, Context& ctx) {
   auto o = std::make_shared<ShowOptions>();
   CLI::App* cmd = sessions.add_subcommand("show", "show one session with its attributes and holders");
-  cmd->add_option("ID", o->id, "the session id")->required();
+  cmd->add_option("ID", o->id, "the session id")->type_name("ID")->required();
   Bind(cmd, ctx, o, RunShow);
 }
 
@@ -212,15 +216,20 @@ void RegisterExpire(CLI::App& sessions, Context& ctx) {
   auto o = std::make_shared<ExpireOptions>();
   CLI::App* cmd = sessions.add_subcommand(
       "expire", "invalidate sessions cluster-wide: the given IDs, or all idle over --idle-over");
-  CLI::Option* ids = cmd->add_option("ID", o->ids, "session ids to invalidate");
+  CLI::Option* ids = cmd->add_option("ID", o->ids, "session ids to invalidate")->type_name("ID");
   CLI::Option* idle = cmd->add_option("--idle-over", o->idle_over, "expire sessions idle longer than DUR")
+                             ->type_name("DUR")
                              ->check(DurationCheck());
-  cmd->add_option("--app", o->app, "with --idle-over: only this app")->needs(idle);
+  cmd->add_option("--app", o->app, "with --idle-over: only this app")
+      ->type_name("APP")->needs(idle);
   cmd->add_flag("--dry-run", o->dry_run, "list what would be expired; change nothing");
   ids->excludes(idle);
   cmd->parse_complete_callback([o] {
     if (o->ids.empty() && o->idle_over.empty())
       throw CLI::ValidationError("sessions expire", "give session IDs or --idle-over DUR");
+    auto ms = sessiond::ParseDurationMillis(o->idle_over);
+    if (!o->idle_over.empty() && ms.ok() && *ms < 1000)
+      throw CLI::ValidationError("--idle-over", "must be at least 1s");
   });
   Bind(cmd, ctx, o, RunExpire);
 }

@@ -50,9 +50,10 @@ Status ParseExpireBody(const std::string& body, std::string* app, int64_t* idle_
   auto idle = j.find("idle_over_seconds");
   if (idle == j.end())
     return Status::BadRequest("field 'idle_over_seconds' is required");
-  if (!idle->is_number_integer() || idle->get<int64_t>() < 0 ||
+  // At least 1: the store reads 0 as "only the already expired", which no operator means.
+  if (!idle->is_number_integer() || idle->get<int64_t>() < 1 ||
       idle->get<int64_t>() > kMaxSeconds)
-    return Status::BadRequest("field 'idle_over_seconds' must be a non-negative integer");
+    return Status::BadRequest("field 'idle_over_seconds' must be a positive integer");
   *idle_over_s = idle->get<int64_t>();
   auto a = j.find("app");
   if (a != j.end() && !a->is_null()) {

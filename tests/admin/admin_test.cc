@@ -328,6 +328,7 @@ TEST_F(AdminTest, BulkExpireBadBodiesAre400NamingTheField) {
       {"{}", "idle_over_seconds"},
       {R"({"idle_over_seconds":"1h"})", "idle_over_seconds"},
       {R"({"idle_over_seconds":-1})", "idle_over_seconds"},
+      {R"({"idle_over_seconds":0})", "idle_over_seconds"},
       {R"({"idle_over_seconds":1,"app":5})", "app"},
       {R"({"idle_over_seconds":1,"ap":"x"})", "ap"},
   };
