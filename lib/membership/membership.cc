@@ -160,9 +160,11 @@ void Membership::Impl::RegisterHandlers() {
   transport_->Handle(kPingType, Guard([this](const transport::Sender&, Message m,
                                              transport::Transport::Reply reply) {
     // The prober's heartbeat rides in the request, so a static member need not list us.
+    // Without multicast, PINGs are how we know it: a static member.
     if (!m.body.empty()) {
       Result<Heartbeat> hb = DecodeHeartbeat(m.body, options_.secret);
-      if (hb.ok()) Accept(*hb, true); else Count(&MembershipStats::heartbeats_rejected);
+      if (hb.ok()) Accept(*hb, !options_.multicast);
+      else Count(&MembershipStats::heartbeats_rejected);
     }
     reply(Message{kPingType, EncodedSelf()});
   }));
@@ -256,7 +258,8 @@ void Membership::Impl::PingStatics() {
       std::erase(pinging_, peer);
       if (!reply.ok()) return;  // silence is judged by drop_time; refusals by OnPeerFailure
       Result<Heartbeat> hb = DecodeHeartbeat(reply->body, options_.secret);
-      if (hb.ok()) Accept(*hb, true); else Count(&MembershipStats::heartbeats_rejected);
+      if (hb.ok()) Accept(*hb, true);
+      else Count(&MembershipStats::heartbeats_rejected);
     }));
   }
 }

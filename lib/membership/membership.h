@@ -68,7 +68,7 @@ Result<Heartbeat> DecodeHeartbeat(std::string_view bytes, const transport::Secre
 struct Member {
   Heartbeat info;
   State state = State::kAlive;
-  bool is_static = false;
+  bool is_static = false;      ///< known through PINGs (static members), not multicast
   int64_t last_seen_ms = 0;    ///< wall time of the last heartbeat or successful probe
   int64_t state_since_ms = 0;  ///< wall time of the last state change
   int64_t heartbeat_lag_ms = 0;  ///< the gap between its last two heartbeats (or probe replies)
@@ -125,7 +125,8 @@ class Membership {
   /// Every member ever seen (not this node), sorted by name. Thread-safe snapshot.
   std::vector<Member> Members() const;
   std::optional<Member> Find(std::string_view name) const;
-  /// Called on the loop thread whenever a member's state or mode changes (or it appears).
+  /// Called on the loop thread whenever a member's state or mode changes (or it appears), with
+  /// the state before (empty when it appeared). Registration is thread-safe.
   void OnChange(std::function<void(const Member& member, std::optional<State> before)> callback);
   /// Sends goodbye heartbeats (SIGTERM) so members mark this node `left` at once: three goodbye
   /// datagrams back to back, and a GOODBYE message to every static member; heartbeating

@@ -66,6 +66,20 @@ TEST_F(ClusterTest, ThreeNodesFormAClusterQuickly) {
   EXPECT_GT(a->membership().stats().heartbeats_sent, 0u);
 }
 
+TEST_F(ClusterTest, NineNodesFormACluster) {
+  int64_t t0 = MonotonicMillis();
+  std::vector<std::unique_ptr<TestNode>> nodes;
+  std::vector<TestNode*> all;
+  for (int i = 0; i < 9; ++i) {
+    nodes.push_back(Start({.name = "node" + std::to_string(i)}));
+    all.push_back(nodes.back().get());
+  }
+  ASSERT_GE(WaitFor([&] { return Formed(all); }, 5000), 0);
+  std::printf("[ measure  ] 9-node cluster formed %lld ms after the first start\n",
+              static_cast<long long>(MonotonicMillis() - t0));
+  for (TestNode* n : all) EXPECT_EQ(n->membership().Members().size(), 8u);
+}
+
 TEST_F(ClusterTest, CrashedNodeIsFoundDead) {
   auto a = Start({.name = "nodeA"});
   auto b = Start({.name = "nodeB"});

@@ -18,8 +18,6 @@ using testing::NodeSpec;
 using testing::TestNode;
 using testing::WaitFor;
 
-constexpr int64_t kDrop = 600;
-
 // The child process: a node that runs until it is killed. Reaped (SIGKILL) by the destructor.
 class ChildNode {
  public:
@@ -50,32 +48,43 @@ class ProcessTest : public ::testing::Test {
   }
 };
 
-TEST_F(ProcessTest, StoppedNodeIsSuspectThenDeadAndAliveAfterSigcont) {
-  NodeSpec child_spec{.name = "child", .mcast_port = 47000};
-  ChildNode child(child_spec);  // forked before this process starts any thread
+// Stops a forked node, checks suspect-then-dead within dropTime + 1 s, resumes it, checks alive.
+void StopAndResume(uint16_t mcast_port, int64_t frequency, int64_t drop, int64_t probe) {
+  NodeSpec spec{.name = "child", .mcast_port = mcast_port, .frequency_ms = frequency,
+                .drop_time_ms = drop, .probe_timeout_ms = probe};
+  ChildNode child(spec);  // forked before this process starts any thread
   ASSERT_GT(child.pid(), 0);
-  TestNode a({.name = "parent", .mcast_port = 47000});
+  spec.name = "parent";
+  TestNode a(spec);
   ASSERT_TRUE(a.ok()) << a.status().ToString();
   ASSERT_GE(WaitFor([&] { return a.StateOf("child") == "alive"; }, 5000), 0);
 
   int64_t stopped = MonotonicMillis();
   ASSERT_EQ(kill(child.pid(), SIGSTOP), 0);
-  int64_t suspect = WaitFor([&] { return a.StateOf("child") != "alive"; }, 5000);
-  int64_t dead = WaitFor([&] { return a.StateOf("child") == "dead"; }, 5000);
-  ASSERT_GE(suspect, 0);
-  ASSERT_GE(dead, 0) << a.StateOf("child");
-  dead = MonotonicMillis() - stopped;
+  int64_t suspect = WaitFor([&] { return a.StateOf("child") != "alive"; }, drop + 5000);
+  ASSERT_GE(WaitFor([&] { return a.StateOf("child") == "dead"; }, 5000), 0) << a.StateOf("child");
+  int64_t dead = MonotonicMillis() - stopped;
   std::printf("[ measure  ] SIGSTOP: suspect after %lld ms, dead after %lld ms "
-              "(dropTime %lld, probe 300)\n", static_cast<long long>(suspect),
-              static_cast<long long>(dead), static_cast<long long>(kDrop));
-  EXPECT_GE(suspect, kDrop - 150);  // not before dropTime (less one heartbeat interval)
-  EXPECT_LT(dead, kDrop + 1000);
+              "(frequency %lld, dropTime %lld, probe %lld)\n", static_cast<long long>(suspect),
+              static_cast<long long>(dead), static_cast<long long>(frequency),
+              static_cast<long long>(drop), static_cast<long long>(probe));
+  EXPECT_GE(suspect, drop - frequency - 50);  // not before dropTime after the last heartbeat
+  EXPECT_LT(dead, drop + 1000);
 
   int64_t resumed = MonotonicMillis();
   ASSERT_EQ(kill(child.pid(), SIGCONT), 0);
   ASSERT_GE(WaitFor([&] { return a.StateOf("child") == "alive"; }, 3000), 0);
   std::printf("[ measure  ] SIGCONT: alive again after %lld ms\n",
               static_cast<long long>(MonotonicMillis() - resumed));
+}
+
+TEST_F(ProcessTest, StoppedNodeIsSuspectThenDeadAndAliveAfterSigcont) {
+  StopAndResume(47000, 100, 600, 300);
+}
+
+TEST_F(ProcessTest, StoppedNodeIsDeadWithinDropTimePlusOneSecondAtSeedTimings) {
+  // The seed's frequency 500 / dropTime 3000 with the default probe timeout.
+  StopAndResume(47002, 500, 3000, MembershipOptions{}.probe_timeout_ms);
 }
 
 TEST_F(ProcessTest, KilledNodeWithAnOpenConnectionIsDeadWithinHalfASecond) {
