@@ -95,6 +95,7 @@ class HttpServer::Impl {
   size_t next_loop = 0;  // loops[0] thread only
   std::atomic<uint16_t> port{0};
   std::atomic<size_t> open{0};
+  std::atomic<size_t> lingering{0};  // of `open`: responses done, only draining the client's input
   std::mutex lifecycle_mu;
   bool started = false, stopped = false;  // GUARDED_BY(lifecycle_mu)
 };
@@ -113,6 +114,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
   ~Connection() {
     if (file_fd_ >= 0) ::close(file_fd_);
+    if (counted_lingering_) server_->lingering.fetch_sub(1, std::memory_order_relaxed);
     loop_->conns.erase(this);
     server_->open.fetch_sub(1, std::memory_order_relaxed);
   }
@@ -165,6 +167,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   uint64_t file_offset_ = 0, file_left_ = 0;
   bool keep_alive_ = true;
   bool head_request_ = false;
+  bool counted_lingering_ = false;
   State state_ = State::kIdle;
   int64_t last_activity_ms_ = 0;
 };
@@ -404,6 +407,10 @@ void Connection::OnWritten(error_code ec) {
 /// a reset (closing with unread input sends RST). The sweep ends it after kLingerMs.
 void Connection::Linger() {
   state_ = State::kLingering;
+  if (!counted_lingering_) {
+    counted_lingering_ = true;
+    server_->lingering.fetch_add(1, std::memory_order_relaxed);
+  }
   error_code ignored;
   socket_.shutdown(tcp::socket::shutdown_send, ignored);
   buffer_.clear();
@@ -505,7 +512,8 @@ void HttpServer::Impl::Shutdown(int64_t grace_ms) {
     });
   }
   int64_t deadline = MonotonicMillis() + std::max<int64_t>(grace_ms, 0);
-  while (open.load() > 0 && MonotonicMillis() < deadline) {
+  // Lingering connections have had their last response; they do not hold up the shutdown.
+  while (open.load() > lingering.load() && MonotonicMillis() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   for (auto& loop : loops) loop->ctx.stop();
