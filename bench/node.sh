@@ -15,7 +15,7 @@
 # (a)(b)(d) is Tomcat 10 measured in the same run when bench/compare.sh ran bench/tomcat.sh
 # first; otherwise the anchors' figure from another day (marked so — don't judge by it).
 #
-#   bench/node.sh     SESSIOND_BIN=... (default: newest of build-bench/ and build/)
+#   bench/node.sh     SESSIOND_BIN=... (default: build-bench/daemon/sessiond, else build/)
 #                     WRK_DURATION=10s WRK_WARMUP=3s IDLE_CONNS=10000 SESSIONS=100000
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"

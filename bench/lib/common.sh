@@ -183,17 +183,19 @@ EOF
 
 # --- sessiond -------------------------------------------------------------------------------------
 
-# The binary: $SESSIOND_BIN, else the newer of build-bench/ (Release, ours) and build/.
+# The binary: $SESSIOND_BIN, else build-bench/daemon/sessiond (our Release build), else
+# build/daemon/sessiond (the developers' RelWithDebInfo build, rebuilt by others at any time).
 bench_find_sessiond() {
   if [ -n "${SESSIOND_BIN:-}" ]; then [ -x "$SESSIOND_BIN" ] && return 0; return 1; fi
-  local c best=""
+  local c
   for c in "$REPO_DIR/build-bench/daemon/sessiond" "$REPO_DIR/build/daemon/sessiond"; do
-    [ -x "$c" ] || continue
-    if [ -z "$best" ] || [ "$c" -nt "$best" ]; then best=$c; fi
+    if [ -x "$c" ]; then
+      SESSIOND_BIN=$c
+      export SESSIOND_BIN
+      return 0
+    fi
   done
-  [ -n "$best" ] || return 1
-  SESSIOND_BIN=$best
-  export SESSIOND_BIN
+  return 1
 }
 
 # A base dir with webapps/myapp (the bench app: distributable, c50.json, 1k.txt).
