@@ -13,14 +13,8 @@
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 
-CATALINA_HOME=/usr/share/tomcat10
-if [ ! -x "$CATALINA_HOME/bin/catalina.sh" ] && [ "${SESSIOND_IN_NETNS:-}" != 1 ]; then
-  echo "installing tomcat10 (apt-get)" >&2
-  DEBIAN_FRONTEND=noninteractive apt-get install -y tomcat10 >/dev/null
-  # The package starts a system service where systemd runs; we only want the files.
-  systemctl stop tomcat10 2>/dev/null || true
-  systemctl disable tomcat10 2>/dev/null || true
-fi
+source "$(dirname "$0")/lib/tomcat.sh"
+tomcat_install_if_missing
 bench_enter_netns "$@"
 bench_init_results
 bench_workdir
@@ -28,41 +22,19 @@ trap bench_cleanup EXIT
 bench_raise_nofile
 WRK_WARMUP=${TOMCAT_WARMUP:-10s}
 
-IP=127.0.0.42
-PORT=8080
-ROUTE=tomcatA
-B=$BENCH_WORK/tomcat
-mkdir -p "$B"/{conf,logs,temp,work,webapps}
-cp "$CATALINA_HOME"/etc/{catalina.properties,context.xml,logging.properties,web.xml,tomcat-users.xml,jaspic-providers.xml} "$B/conf/"
-cp -r "$BENCH_DIR/tomcat/myapp" "$B/myapp"
-sed -e "s#@IP@#$IP#g" -e "s#@PORT@#$PORT#g" -e "s#@ROUTE@#$ROUTE#g" -e "s#@APPDIR@#$B/myapp#g" \
-    -e "s#@APPBASE@#$B/webapps#g" "$BENCH_DIR/tomcat/server-single.xml.tmpl" >"$B/conf/server.xml"
-
-version=$("$CATALINA_HOME/bin/version.sh" 2>/dev/null | awk -F': *' '/Server number/ {print $2}')
-echo "Tomcat ${version:-10} single node on $IP:$PORT, $(java -version 2>&1 | head -1)" >&2
-t0=$(date +%s%N)
-env CATALINA_HOME="$CATALINA_HOME" CATALINA_BASE="$B" CATALINA_TMPDIR="$B/temp" \
-  CATALINA_OPTS="-Dnode.name=$ROUTE -Djava.net.preferIPv4Stack=true ${TOMCAT_OPTS:-}" \
-  "$CATALINA_HOME/bin/catalina.sh" run >"$B/logs/catalina.out" 2>&1 &
-TOMCAT_PID=$!
-bench_track "$TOMCAT_PID"
-if ! wait_http "http://$IP:$PORT/myapp/session.jsp" 120; then
-  tail -30 "$B/logs/catalina.out" >&2
-  exit 1
-fi
-bench_metric tomcat.startup_ms $(( ($(date +%s%N) - t0) / 1000000 )) ms "exec to first served request (coarse: curl poll every 50 ms)"
-
-cookie=$(bench_new_cookie "http://$IP:$PORT/myapp/session.jsp")
+tomcat_start 127.0.0.42 8080
+U=$TOMCAT_URL
+cookie=$(bench_new_cookie "$U/session.jsp")
 [ -n "$cookie" ] || { echo "no JSESSIONID from Tomcat" >&2; exit 1; }
 echo "session cookie $cookie; warm-up ${WRK_WARMUP} before each run" >&2
-bench_wrk tomcat.a "(a) GET session.jsp, cookie" - "http://$IP:$PORT/myapp/session.jsp" -H "Cookie: $cookie"
-BENCH_METHOD=POST bench_wrk tomcat.b "(b) POST set.jsp (set x), cookie" - "http://$IP:$PORT/myapp/set.jsp" \
+bench_wrk tomcat.a "(a) GET session.jsp, cookie" - "$U/session.jsp" -H "Cookie: $cookie"
+BENCH_METHOD=POST bench_wrk tomcat.b "(b) POST set.jsp (set x), cookie" - "$U/set.jsp" \
   -H "Cookie: $cookie" -s "$BENCH_DIR/lua/set_x.lua"
-bench_wrk tomcat.2c "(2c) GET touch.jsp, cookie" - "http://$IP:$PORT/myapp/touch.jsp" -H "Cookie: $cookie"
-bench_wrk tomcat.d "(d) GET session.jsp, no cookie" - "http://$IP:$PORT/myapp/session.jsp"
+bench_wrk tomcat.2c "(2c) GET touch.jsp, cookie" - "$U/touch.jsp" -H "Cookie: $cookie"
+bench_wrk tomcat.d "(d) GET session.jsp, no cookie" - "$U/session.jsp"
 bench_metric tomcat.threads "$(proc_status "$TOMCAT_PID" Threads)" threads "after the runs"
 bench_metric tomcat.rss_mb $(( $(proc_status "$TOMCAT_PID" VmRSS) / 1024 )) MB "after the runs (sessions of (d) included)"
-curl -s -H "Cookie: $cookie" "http://$IP:$PORT/myapp/session.jsp" | head -c 300 >&2; echo >&2
+curl -s -H "Cookie: $cookie" "$U/session.jsp" | head -c 300 >&2; echo >&2
 
 if [ -z "${BENCH_NO_TABLE:-}" ]; then
   {

@@ -228,3 +228,20 @@ bench_new_cookie() {  # URL
 proc_status() {  # PID FIELD -> value (kB for Vm*)
   awk -v f="$2:" '$1 == f { print $2 }' "/proc/$1/status"
 }
+
+# Folds the rows KEY#1..KEY#n (rounds) into one row KEY: median req/s, p50, p99; mean load;
+# errors summed.
+bench_aggregate() {  # KEY
+  awk -F'\t' -v k="$1" '
+    function median(a, n,   i, j, t) {
+      for (i = 2; i <= n; i++) { t = a[i]; for (j = i - 1; j >= 1 && a[j] > t; j--) a[j + 1] = a[j]; a[j + 1] = t }
+      return (n % 2) ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2 }
+    $1 == "W" && index($2, k "#") == 1 && substr($2, length(k) + 2) ~ /^[0-9]+$/ {
+      n++; label = $3; thr = $4; r[n] = $5; p5[n] = $6; p9[n] = $7; err += $8; load += $9 }
+    END {
+      if (n == 0) exit
+      printf "W\t%s\t%s\t%s\t%.0f\t%.2f\t%.2f\t%d\t%.2f\n", k, label, thr, median(r, n), median(p5, n), median(p9, n), err, load / n
+    }' "$BENCH_RESULTS" >>"$BENCH_RESULTS.agg"
+  cat "$BENCH_RESULTS.agg" >>"$BENCH_RESULTS"
+  rm -f "$BENCH_RESULTS.agg"
+}

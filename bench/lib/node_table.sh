@@ -35,10 +35,10 @@ declare -A anchor=([a]="25,500-30,800 (anchors 2c touch.jsp, other day)" [b]="25
   ours=$(res_w node.const rps); ngx=$(res_w nginx.const rps); r=$(ratio "$ours" "$ngx")
   row "connector: 50-byte file vs constant reply" "$(fmt "$ours")" "$(res_w node.const p99)" "nginx return 200 $(fmt "$ngx"), same run" \
     ">= 60% of nginx" "$(awk -v r="$r" 'BEGIN { if (r == "-") print "-"; else printf "%.0f%%", 100 * r }') $(verdict "$r" '>=' 0.6)"
-  ours=$(res_w node.a_idle rps); base=$(res_w node.a rps); r=$(ratio "$ours" "$base")
-  row "(a) with $(res_m idle.open_at_end) idle conns open, req/s" "$(fmt "$ours")" "$(res_w node.a_idle p99)" "(a) alone $(fmt "$base")" \
+  ours=$(res_w node.a_idle rps); base=$(res_w node.a_noidle rps); r=$(ratio "$ours" "$base")
+  row "(a) with $(res_m idle.open_at_end) idle conns open, req/s" "$(fmt "$ours")" "$(res_w node.a_idle p99)" "(a) just before, without them: $(fmt "$base")" \
     "-" "$(awk -v r="$r" 'BEGIN { if (r == "-") print "-"; else printf "%.0f%% of (a)", 100 * r }')"
-  t0=$(res_w node.a threads); t1=$(res_m idle.threads)
+  t0=$(res_w node.a_noidle threads); t1=$(res_m idle.threads)
   row "threads with the idle conns" "$t1" "" "without them: $t0" "no thread per connection" \
     "$(awk -v a="$t1" -v b="$t0" 'BEGIN { if (a == "" || b == "") print "?"; else print (a + 0 <= b + 0) ? "met" : "NOT met" }')"
   v=$(res_m idle.rss_mb)
