@@ -10,6 +10,8 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <map>
+#include <optional>
 #include <memory>
 #include <string>
 
@@ -20,9 +22,11 @@
 #include "admin/admin.h"
 #include "base/base.h"
 #include "container/container.h"
+#include "membership/membership.h"
 #include "metrics/metrics.h"
 #include "session/session.h"
 #include "store/store.h"
+#include "transport/transport.h"
 
 namespace sessiond {
 namespace {
@@ -95,6 +99,10 @@ struct Node {
   std::unique_ptr<store::SessionPersister> persister;
   metrics::Registry metrics;
   std::unique_ptr<container::Container> container;
+  // The cluster: one event loop owns membership (and, later, replication) state.
+  std::unique_ptr<transport::EventLoop> loop;
+  std::unique_ptr<transport::Transport> transport;
+  std::unique_ptr<membership::Membership> members;
   std::unique_ptr<admin::AdminServer> admin;
 
   explicit Node(const config::NodeConfig& c) : config(c) {}
@@ -146,6 +154,130 @@ struct Node {
       RecordEvent("deploy", "app not deployed: " + error);
     }
     return container->Start();
+  }
+
+  Result<transport::Secret> LoadClusterSecret() const {
+    const std::string& file = config.sessiond.cluster_secret_file;
+    if (!file.empty()) return transport::LoadSecret(file);
+    SESSIOND_LOG(kWarn, "cluster is unauthenticated: frames carry a checksum only; set clusterSecretFile",
+                 {"receiver", config.cluster.receiver.address});
+    return transport::Secret{};
+  }
+
+  Status StartTransport(const transport::Secret& secret) {
+    const config::ReceiverConfig& r = config.cluster.receiver;
+    transport::TransportOptions options;
+    options.node_name = config.jvm_route;
+    options.address = r.address;
+    options.port = r.port;
+    options.auto_bind = r.auto_bind;
+    options.secret = secret;
+    options.insecure = config.sessiond.insecure;
+    auto started = transport::Transport::Start(loop.get(), options);
+    if (!started.ok()) return started.status().Annotate("cluster receiver");
+    transport = std::move(started).value();
+    return Status::Ok();
+  }
+
+  membership::MembershipOptions MembershipOptionsFor(const transport::Secret& secret) {
+    const config::MembershipConfig& m = config.cluster.membership;
+    membership::MembershipOptions options;
+    options.multicast = m.enabled;
+    options.group = m.address;
+    options.port = m.port;
+    options.frequency_ms = m.frequency_ms;
+    options.drop_time_ms = m.drop_time_ms;
+    // Multicast joins and sends on the receiver's interface unless `bind` says otherwise: a
+    // loopback node never multicasts onto a LAN.
+    options.bind = m.bind.empty() ? config.cluster.receiver.address : m.bind;
+    options.ttl = m.ttl;
+    options.domain = m.domain;
+    for (const config::StaticMember& s : config.cluster.static_members) {
+      options.static_members.push_back({s.host, s.port});
+    }
+    options.secret = secret;
+    options.observe_clock = [this](uint64_t hlc) { clock.Observe(hlc); };
+    return options;
+  }
+
+  membership::Heartbeat SelfHeartbeat() {
+    membership::Heartbeat hb;
+    hb.name = config.jvm_route;
+    hb.receiver_host = config.cluster.receiver.address;
+    hb.receiver_port = transport->port();
+    hb.admin_url = AdminUrl();
+    hb.build = SESSIOND_VERSION;
+    hb.sessions = sessions->Count();
+    hb.hlc = clock.Now();
+    return hb;
+  }
+
+  std::string AdminUrl() const {
+    return "http://" + config.sessiond.admin_address + ":" +
+           std::to_string(admin ? admin->port() : config.sessiond.admin_port);
+  }
+
+  void OnMemberChange(const membership::Member& m, std::optional<membership::State> before) {
+    std::string now(membership::StateName(m.state));
+    std::string message = before ? m.info.name + " is " + now + " (was " +
+                                       std::string(membership::StateName(*before)) + ")"
+                                 : m.info.name + " joined";
+    SESSIOND_LOG(kInfo, "member", {"peer", m.info.name}, {"state", now},
+                 {"address", m.address().ToString()});
+    store::EventRecord event;
+    event.kind = "membership";
+    event.node = m.info.name;
+    event.message = message;
+    event.fields = {{"state", now}, {"address", m.address().ToString()},
+                    {"mode", std::string(membership::ModeName(m.info.mode))}};
+    (void)db->AppendEvent(event);
+  }
+
+  Status StartCluster() {
+    if (!config.cluster.enabled) return Status::Ok();
+    auto secret = LoadClusterSecret();
+    if (!secret.ok()) return secret.status().Annotate("clusterSecretFile");
+    loop = std::make_unique<transport::EventLoop>();
+    loop->Start();
+    SESSIOND_RETURN_IF_ERROR(StartTransport(*secret));
+    auto started = membership::Membership::Start(loop.get(), transport.get(),
+                                                 MembershipOptionsFor(*secret),
+                                                 [this] { return SelfHeartbeat(); });
+    if (!started.ok()) return started.status().Annotate("membership");
+    members = std::move(started).value();
+    members->OnChange([this](const membership::Member& m, std::optional<membership::State> before) {
+      OnMemberChange(m, before);
+    });
+    SESSIOND_LOG(kInfo, "cluster member", {"receiver", config.cluster.receiver.address + ":" +
+                                                           std::to_string(transport->port())},
+                 {"multicast", config.cluster.membership.enabled
+                                   ? config.cluster.membership.address + ":" +
+                                         std::to_string(config.cluster.membership.port)
+                                   : std::string("off")},
+                 {"authenticated", secret->present() ? "yes" : "no"});
+    return Status::Ok();
+  }
+
+  void RegisterClusterMetrics() {
+    if (!members) return;
+    metrics.AddRefresher([this] {
+      std::map<std::string, int> by_state = {{"alive", 1}, {"suspect", 0}, {"dead", 0}, {"left", 0}};
+      for (const membership::Member& m : members->Members()) ++by_state[std::string(membership::StateName(m.state))];
+      for (const auto& [state, count] : by_state) {
+        metrics.GetGauge("sessiond_members", "Cluster members by state, this node included", {{"state", state}})
+            ->Set(count);
+      }
+      transport::TransportStats t = transport->stats();
+      metrics.GetGauge("sessiond_cluster_frames_sent", "Cluster frames sent since start")->Set(double(t.frames_sent));
+      metrics.GetGauge("sessiond_cluster_frames_received", "Cluster frames received since start")->Set(double(t.frames_received));
+      metrics.GetGauge("sessiond_cluster_bytes_sent", "Cluster bytes sent since start")->Set(double(t.bytes_sent));
+      metrics.GetGauge("sessiond_cluster_bytes_received", "Cluster bytes received since start")->Set(double(t.bytes_received));
+      membership::MembershipStats ms = members->stats();
+      metrics.GetGauge("sessiond_cluster_auth_failures", "Frames and heartbeats that failed authentication since start")
+          ->Set(double(t.auth_failures + ms.heartbeats_rejected));
+      metrics.GetGauge("sessiond_heartbeat_lag_seconds", "Largest gap between heartbeats of alive members")
+          ->Set(double(ms.max_heartbeat_lag_ms) / 1000.0);
+    });
   }
 
   admin::StatusInfo StatusNow() const {
@@ -236,7 +368,9 @@ struct Node {
     SESSIOND_RETURN_IF_ERROR(StartSessions());
     SESSIOND_RETURN_IF_ERROR(StartContainer());
     SESSIOND_RETURN_IF_ERROR(StartAdmin());
+    SESSIOND_RETURN_IF_ERROR(StartCluster());
     RegisterStoreMetrics();
+    RegisterClusterMetrics();
     RecordEvent("node", "node " + config.jvm_route + " started");
     return Status::Ok();
   }
@@ -245,11 +379,15 @@ struct Node {
   void Stop() {
     Notify("STOPPING=1");
     if (container) container->Shutdown(kShutdownGraceMs);
+    if (members) members->Leave();  // members mark us `left` at once, not dead after dropTime
     if (admin) admin->Stop();
     if (persister) {
       Status flushed = persister->Stop();
       if (!flushed.ok()) SESSIOND_LOG(kError, "final session flush failed", {"error", flushed.message()});
     }
+    members.reset();
+    transport.reset();
+    if (loop) loop->Stop();
     if (db) {
       RecordEvent("node", "node " + config.jvm_route + " stopped");
       (void)db->Checkpoint();

@@ -81,6 +81,10 @@ NodeConfig EmbeddedDefault(const std::string& base_dir) {
   c.base_dir = internal::AbsoluteDir(base_dir);  // contract says absolute; be kind anyway
   c.host.app_base = ResolvePath(c.base_dir, "webapps");
   c.host.access_log.directory = ResolvePath(c.base_dir, "logs");
+  // With no file at all the node is a cluster member on loopback (receiver 127.0.0.1:4000,
+  // multicast on 127.0.0.1): nodes started on one machine find each other, and nothing can leave
+  // the machine. A server.xml clusters only when it has a <Cluster>, as Tomcat.
+  c.cluster.enabled = true;
   return c;  // every other default is the struct's own (DESIGN.md §4 table)
 }
 

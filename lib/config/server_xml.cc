@@ -380,6 +380,7 @@ Result<LoadedConfig> ParseServerXml(const std::string& xml, const std::string& f
   SubstituteProperties(&*root, base);
   LoadedConfig out;
   out.config = EmbeddedDefault(base);
+  out.config.cluster.enabled = false;  // only a <Cluster> element makes a cluster member
   out.config.source = file_label;
   Loader loader(file_label, base, &out);
   if (root->name != "Server")

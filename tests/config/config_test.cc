@@ -418,7 +418,7 @@ TEST_F(ConfigTest, OverridesResolveDataDirTokenAndRoute) {
   EXPECT_EQ(c.sessiond.data_dir, "/srv/node1/sessiond-data");
   EXPECT_EQ(c.sessiond.token_file, "/srv/node1/sessiond-data/admin.token");
   EXPECT_EQ(c.jvm_route, "node7");  // the short host name
-  EXPECT_FALSE(c.cluster.enabled);
+  EXPECT_TRUE(c.cluster.enabled);   // the embedded default clusters on loopback
 
   setenv("STATE_DIRECTORY", "/var/lib/sessiond:/var/lib/other", 1);
   c = EmbeddedDefault("/srv/node1");
