@@ -522,7 +522,6 @@ void HttpServer::Impl::Shutdown(int64_t grace_ms) {
   for (auto& loop : loops) {
     std::vector<Connection*> rest(loop->conns.begin(), loop->conns.end());
     for (Connection* c : rest) c->Close();
-    error_code ignored;
     loop->sweep.cancel();
     loop->work.reset();
     loop->ctx.restart();

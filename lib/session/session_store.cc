@@ -15,7 +15,9 @@ namespace {
 template <typename Slots>  // std::vector<Slot>, const or not
 auto SlotBound(Slots& slots, std::string_view name) {
   return std::lower_bound(slots.begin(), slots.end(), name,
-                          [](const Slot& s, std::string_view n) { return s.name < n; });
+                          // compare(), not `<`: clang 14 cannot rewrite string < string_view through
+                          // libstdc++ 12's operator<=> (std::strong_ordering vs 0 fails to compile).
+                          [](const Slot& s, std::string_view n) { return s.name.compare(n) < 0; });
 }
 
 }  // namespace
