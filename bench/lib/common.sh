@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for the bench/ scripts (sourced, never run). Bash, `set -euo pipefail` in callers.
 #
 # Results go to $BENCH_RESULTS (TSV) so that compare.sh can combine several scripts of one run:
@@ -48,9 +49,9 @@ bench_cleanup() {
 }
 bench_track() { BENCH_PIDS+=("$1"); }
 bench_stop() {  # PID: stop one process we started, and forget it
-  local p=$1 i
+  local p=$1
   kill -TERM "$p" 2>/dev/null || true
-  for i in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  for _ in $(seq 1 100); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
   kill -KILL "$p" 2>/dev/null || true
   wait "$p" 2>/dev/null || true
   local keep=() q
@@ -69,8 +70,8 @@ bench_raise_nofile() { ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; }
 
 # wait_http URL [seconds]: until the URL answers with any HTTP status
 wait_http() {
-  local url=$1 limit=${2:-30} i
-  for i in $(seq 1 $((limit * 20))); do
+  local url=$1 limit=${2:-30}
+  for _ in $(seq 1 $((limit * 20))); do
     if curl -s -o /dev/null -m 1 "$url"; then return 0; fi
     sleep 0.05
   done

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Tomcat 10 single node for the bench scripts (sourced after common.sh, inside the namespace).
 CATALINA_HOME=/usr/share/tomcat10
 
