@@ -5,7 +5,8 @@
 // AdminServices of borrowed pointers and callbacks (status, apps, event log, readiness), so the
 // endpoint is testable with a bare SessionStore and grows as the cluster modules land.
 //
-// Routes: GET /healthz, /readyz, /metrics (no token); GET /v1/status; GET /v1/sessions;
+// Routes: GET /healthz, /readyz, /metrics (no token); GET /v1/status; GET /v1/members;
+// GET /v1/sessions;
 // GET|DELETE /v1/sessions/{id}; POST /v1/sessions/expire; GET /v1/apps; GET /v1/events.
 // Errors are {"error": word, "message": ...} with HttpStatusOf/ErrorWordOf (base.h).
 //
@@ -17,6 +18,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +34,11 @@ inline constexpr const char* kDefaultAddress = "127.0.0.1";
 inline constexpr uint16_t kDefaultPort = 8099;
 /// Request bodies over this get 413.
 inline constexpr size_t kMaxBodyBytes = 1 << 20;
+
+/// How many members this node sees in each state (itself included, as alive).
+struct MemberCounts {
+  uint64_t alive = 0, suspect = 0, dead = 0, left = 0;
+};
 
 /// This node, as GET /v1/status shows it.
 struct StatusInfo {
@@ -49,6 +56,27 @@ struct StatusInfo {
     uint64_t received = 0;
     uint64_t expected = 0;
   } state_transfer;
+  /// This node's view of the cluster. When left empty, /v1/status counts the rows of
+  /// AdminServices::members (and shows null when that is unwired too).
+  std::optional<MemberCounts> members;
+};
+
+/// One member as this node sees it (GET /v1/members). Plain strings rather than membership's
+/// enums so admin stays independent of the cluster modules: the daemon adapts membership::Member.
+struct MemberInfo {
+  std::string name;             ///< jvmRoute
+  std::string address;          ///< the receiver, "host:port"
+  std::string admin_url;        ///< "http://127.0.0.1:8099" ("" when unknown)
+  std::string state = "alive";  ///< alive | suspect | dead | left
+  std::string mode = "active";  ///< active | draining | drained
+  uint64_t sessions = 0;
+  int64_t last_seen_ms = 0;     ///< wall time of its last heartbeat or probe reply; 0 = never
+  int64_t state_since_ms = 0;   ///< wall time of its last state change; 0 = unknown
+  std::string version;          ///< its sessiond build
+  int protocol = 0;             ///< its wire protocol version
+  int64_t incarnation = 0;      ///< its start time (unix ms): a restart is a new incarnation
+  bool is_self = false;         ///< the answering node's own row (state alive)
+  bool is_static = false;       ///< a static member (probed), not found by multicast
 };
 
 /// One entry of the event log (membership, deploy, drain, admin).
@@ -82,6 +110,8 @@ struct AdminServices {
   std::function<void(std::string kind, std::string message)> record_event;
   /// False while joining or draining: /readyz answers 503.
   std::function<bool()> ready;
+  /// Every member this node knows, itself included (is_self, alive), in any order.
+  std::function<std::vector<MemberInfo>()> members;
 };
 
 /// The admin token file, read or freshly made.

@@ -108,6 +108,7 @@ Response Api::Dispatch(const Request& req) const {
       {"GET", "/readyz", false, &Api::Readyz, nullptr},
       {"GET", "/metrics", false, &Api::Metrics, nullptr},
       {"GET", "/v1/status", true, &Api::GetStatus, nullptr},
+      {"GET", "/v1/members", true, &Api::ListMembers, nullptr},
       {"GET", "/v1/sessions", true, &Api::ListSessions, nullptr},
       {"POST", "/v1/sessions/expire", true, &Api::ExpireSessions, nullptr},
       {"GET", "/v1/sessions/*", true, nullptr, &Api::ShowSession},

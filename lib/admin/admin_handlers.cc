@@ -25,6 +25,10 @@ json EventJson(const EventRecord& e) {
           {"message", e.message}, {"fields", FieldsOf(e)}};
 }
 
+json CountsJson(const MemberCounts& c) {
+  return {{"alive", c.alive}, {"suspect", c.suspect}, {"dead", c.dead}, {"left", c.left}};
+}
+
 std::string AppVersion(const container::AppInfo& app) {
   return app.sha256.empty() ? "folder" : app.sha256.substr(0, 12);
 }
@@ -77,6 +81,9 @@ Response Api::GetStatus(const Request&) const {
         {"received", info.state_transfer.received},
         {"expected", info.state_transfer.expected}}},
   };
+  // The daemon may fill the counts; else they come from the member list; null when neither.
+  if (!info.members && services_.members) info.members = CountMembers(services_.members());
+  body["members"] = info.members ? CountsJson(*info.members) : json();
   return JsonResponse(body);
 }
 

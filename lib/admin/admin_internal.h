@@ -63,6 +63,7 @@ class Api {
   Response ExpireSessions(const Request& req) const;
   Response ListApps(const Request& req) const;
   Response ListEvents(const Request& req) const;
+  Response ListMembers(const Request& req) const;
 
  private:
   struct Route;
@@ -74,6 +75,13 @@ class Api {
   AdminServices services_;
   metrics::Counter* auth_failures_ = nullptr;
 };
+
+/// The states named by query parameter `state` ("alive,suspect", or repeated); empty = all.
+/// kBadRequest naming the parameter on an unknown state or an empty item.
+Result<std::vector<std::string>> StateFilter(const Request& req);
+
+/// Members per state (rows in another state are not counted).
+MemberCounts CountMembers(const std::vector<MemberInfo>& members);
 
 /// Normalizes an app given by an operator ("myapp", "/myapp") to its context path ("/myapp");
 /// "ROOT" and "/" become "".

@@ -45,6 +45,7 @@ class AdminTest : public ::testing::Test {
       recorded_.push_back(kind + ": " + message);
     };
     services.ready = [this] { return ready_.load(); };
+    services.members = [this] { return Members(); };
     auto server = AdminServer::Start("127.0.0.1", 0, kToken, std::move(services));
     ASSERT_TRUE(server.ok()) << server.status().ToString();
     server_ = std::move(server.value());
@@ -67,6 +68,18 @@ class AdminTest : public ::testing::Test {
                            1700000000000, true, 1800};
     container::AppInfo folder{"ROOT", "", "/x/ROOT", "", 0, 1700000000000, false, 600};
     return {war, folder};
+  }
+  // Unsorted on purpose: the API sorts by name.
+  std::vector<MemberInfo> Members() const {
+    int64_t now = now_ms_.load();
+    MemberInfo self{"tomcatA", "127.0.0.1:4000", "http://127.0.0.1:8099", "alive", "active",
+                    3, now, 1000, "9.9.9", 1, 1000, true, false};
+    MemberInfo c{"tomcatC", "127.0.0.3:4000", "", "suspect", "draining",
+                 0, now - 3500, now - 500, "9.9.8", 1, 2000, false, true};
+    MemberInfo b{"tomcatB", "127.0.0.2:4000", "http://127.0.0.2:8099", "alive", "active",
+                 7, now - 400, 1700000000000, "9.9.9", 1, 1700000000000, false, false};
+    MemberInfo d{"tomcatD", "127.0.0.4:4000", "", "dead", "active", 0, 0, 0, "", 0, 0, false, false};
+    return {self, c, b, d};
   }
   Result<EventPage> Events(int64_t since, int64_t since_ms, size_t limit) {
     EventPage page;
@@ -140,7 +153,8 @@ TEST_F(AdminTest, HealthzReadyzAndMetricsNeedNoToken) {
 }
 
 TEST_F(AdminTest, V1RoutesRefuseMissingAndWrongTokens) {
-  for (const char* path : {"/v1/status", "/v1/sessions", "/v1/apps", "/v1/events", "/v1/nope"}) {
+  for (const char* path :
+       {"/v1/status", "/v1/members", "/v1/sessions", "/v1/apps", "/v1/events", "/v1/nope"}) {
     auto none = client_->Get(path);
     ASSERT_TRUE(none);
     EXPECT_EQ(none->status, 401) << path;
@@ -154,7 +168,7 @@ TEST_F(AdminTest, V1RoutesRefuseMissingAndWrongTokens) {
   auto basic = client_->Get("/v1/status", {{"Authorization", std::string("Basic ") + kToken}});
   EXPECT_EQ(basic->status, 401);
   EXPECT_EQ(Get("/v1/status")->status, 200);
-  EXPECT_THAT(metrics_.RenderPrometheus(), HasSubstr("sessiond_admin_auth_failures_total 11\n"));
+  EXPECT_THAT(metrics_.RenderPrometheus(), HasSubstr("sessiond_admin_auth_failures_total 13\n"));
 }
 
 TEST_F(AdminTest, UnknownRouteIs404AndWrongMethodIs405) {
@@ -243,6 +257,32 @@ TEST_F(AdminTest, ListFiltersByAppNodeAndIdle) {
   EXPECT_EQ(by_node["items"][0]["id"], remote.id);
   EXPECT_EQ(GetJson("/v1/sessions?idle_over=3600&limit=1000")["items"].size(), 20u);
   EXPECT_EQ(GetJson("/v1/sessions?idle_over=3600&app=/myapp")["items"].size(), 0u);
+}
+
+// ROOT's context path is "": app=ROOT and app=/ name it, and must not mean "every app".
+TEST_F(AdminTest, ListFilterAppRootMeansTheRootApp) {
+  std::vector<std::string> root = MakeSessions(2, "", 0);
+  MakeSessions(3, "/myapp", 0);
+  for (const char* query : {"app=ROOT", "app=/", "app=%2F"}) {
+    json items = GetJson(std::string("/v1/sessions?") + query)["items"];
+    ASSERT_EQ(items.size(), 2u) << query;
+    for (const json& item : items) EXPECT_EQ(item["app"], "") << query;
+  }
+  EXPECT_EQ(GetJson("/v1/sessions?app=myapp")["items"].size(), 3u);
+  EXPECT_EQ(GetJson("/v1/sessions?app=/myapp")["items"].size(), 3u);
+  EXPECT_EQ(GetJson("/v1/sessions?app=")["items"].size(), 5u);  // empty: every app
+  EXPECT_EQ(GetJson("/v1/sessions")["items"].size(), 5u);
+}
+
+TEST_F(AdminTest, BulkExpireOfRootLeavesOtherApps) {
+  MakeSessions(2, "", 2 * kHour);
+  MakeSessions(3, "/myapp", 2 * kHour);
+  auto res = client_->Post("/v1/sessions/expire", Auth(),
+                           R"({"app":"ROOT","idle_over_seconds":3600})", "application/json");
+  ASSERT_TRUE(res);
+  EXPECT_EQ(res->status, 200) << res->body;
+  EXPECT_EQ(json::parse(res->body)["expired"], 2);
+  EXPECT_EQ(store_->Count(), 3u);
 }
 
 TEST_F(AdminTest, BadListParametersAre400NamingTheParameter) {
@@ -379,6 +419,66 @@ TEST_F(AdminTest, EventsSinceSeqAndTime) {
   EXPECT_THAT(GetJson("/v1/events?since=x", 400)["message"].get<std::string>(), HasSubstr("since"));
 }
 
+TEST_F(AdminTest, MembersListEveryFieldSortedByName) {
+  json members = GetJson("/v1/members");
+  ASSERT_TRUE(members.is_array());
+  ASSERT_EQ(members.size(), 4u);
+  EXPECT_EQ(members[0]["name"], "tomcatA");
+  EXPECT_EQ(members[1]["name"], "tomcatB");
+  EXPECT_EQ(members[3]["name"], "tomcatD");
+  const json& b = members[1];
+  EXPECT_EQ(b["address"], "127.0.0.2:4000");
+  EXPECT_EQ(b["admin_url"], "http://127.0.0.2:8099");
+  EXPECT_EQ(b["state"], "alive");
+  EXPECT_EQ(b["mode"], "active");
+  EXPECT_EQ(b["sessions"], 7);
+  EXPECT_TRUE(b["last_seen"].is_string());
+  EXPECT_NEAR(b["last_seen_seconds_ago"].get<double>(), 0.4, 0.3);
+  EXPECT_EQ(b["state_since"], "2023-11-14T22:13:20.000Z");
+  EXPECT_EQ(b["version"], "9.9.9");
+  EXPECT_EQ(b["protocol"], 1);
+  EXPECT_EQ(b["incarnation"], 1700000000000);
+  EXPECT_EQ(b["self"], false);
+  EXPECT_EQ(b["static"], false);
+  EXPECT_EQ(b.size(), 14u) << b.dump();
+  EXPECT_EQ(members[0]["self"], true);
+  EXPECT_EQ(members[0]["last_seen_seconds_ago"], 0.0);
+  EXPECT_EQ(members[2]["static"], true);
+  EXPECT_EQ(members[2]["mode"], "draining");
+  // Never seen: null times rather than 1970.
+  EXPECT_TRUE(members[3]["last_seen"].is_null());
+  EXPECT_TRUE(members[3]["last_seen_seconds_ago"].is_null());
+  EXPECT_TRUE(members[3]["state_since"].is_null());
+}
+
+TEST_F(AdminTest, MembersFilterByState) {
+  auto names = [](const json& list) {
+    std::vector<std::string> out;
+    for (const json& m : list) out.push_back(m["name"]);
+    return out;
+  };
+  EXPECT_THAT(names(GetJson("/v1/members?state=alive")), ::testing::ElementsAre("tomcatA", "tomcatB"));
+  EXPECT_THAT(names(GetJson("/v1/members?state=suspect,dead")),
+              ::testing::ElementsAre("tomcatC", "tomcatD"));
+  EXPECT_THAT(names(GetJson("/v1/members?state=dead&state=suspect")),
+              ::testing::ElementsAre("tomcatC", "tomcatD"));
+  EXPECT_EQ(GetJson("/v1/members?state=left"), json::array());
+}
+
+TEST_F(AdminTest, BadStateFilterIs400NamingTheParameter) {
+  for (const char* query : {"state=zombie", "state=alive,", "state=", "state=Alive"}) {
+    json err = GetJson(std::string("/v1/members?") + query, 400);
+    EXPECT_EQ(err["error"], "bad_request") << query;
+    EXPECT_THAT(err["message"].get<std::string>(), HasSubstr("'state'")) << query;
+  }
+  EXPECT_EQ(client_->Get("/v1/members")->status, 401);
+}
+
+TEST_F(AdminTest, StatusCountsMembersByState) {
+  json counts = GetJson("/v1/status")["members"];
+  EXPECT_EQ(counts, json({{"alive", 2}, {"suspect", 1}, {"dead", 1}, {"left", 0}}));
+}
+
 TEST(AdminUnwiredTest, MissingServicesAnswer503) {
   auto server = AdminServer::Start("127.0.0.1", 0, kToken, AdminServices{});
   ASSERT_TRUE(server.ok());
@@ -387,7 +487,10 @@ TEST(AdminUnwiredTest, MissingServicesAnswer503) {
   EXPECT_EQ(client.Get("/v1/apps", auth)->status, 503);
   EXPECT_EQ(client.Get("/v1/events", auth)->status, 503);
   EXPECT_EQ(client.Get("/v1/sessions", auth)->status, 503);
-  EXPECT_EQ(client.Get("/v1/status", auth)->status, 200);
+  EXPECT_EQ(client.Get("/v1/members", auth)->status, 503);
+  auto status = client.Get("/v1/status", auth);
+  EXPECT_EQ(status->status, 200);
+  EXPECT_TRUE(json::parse(status->body)["members"].is_null());
   EXPECT_EQ(client.Get("/readyz")->status, 200);
 }
 
