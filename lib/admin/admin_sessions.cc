@@ -42,8 +42,16 @@ Status CheckId(const std::string& id) {
   return Status::BadRequest("malformed session id (want 32 hex digits and an optional .route)");
 }
 
+// The app an operator named ("myapp", "/myapp", "ROOT", "/") as a context path; nullopt (every
+// app) when none was named or the name is empty. ROOT's context path is "", so "" cannot be "any".
+std::optional<std::string> AppFilter(const std::string* app) {
+  if (!app || app->empty()) return std::nullopt;
+  return NormalizeAppPath(*app);
+}
+
 // Reads {"app"?: string, "idle_over_seconds": integer >= 0}; errors name the field.
-Status ParseExpireBody(const std::string& body, std::string* app, int64_t* idle_over_s) {
+Status ParseExpireBody(const std::string& body, std::optional<std::string>* app,
+                       int64_t* idle_over_s) {
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object())
     return Status::BadRequest("body must be a JSON object {\"app\"?, \"idle_over_seconds\"}");
@@ -58,7 +66,7 @@ Status ParseExpireBody(const std::string& body, std::string* app, int64_t* idle_
   auto a = j.find("app");
   if (a != j.end() && !a->is_null()) {
     if (!a->is_string()) return Status::BadRequest("field 'app' must be a string");
-    *app = NormalizeAppPath(a->get<std::string>());
+    *app = AppFilter(a->get_ptr<const std::string*>());
   }
   for (const auto& [key, value] : j.items()) {
     if (key != "app" && key != "idle_over_seconds")
@@ -77,7 +85,7 @@ Response Api::ListSessions(const Request& req) const {
   if (!idle_over.ok()) return ErrorResponse(idle_over.status());
 
   session::ListFilter filter;
-  if (const std::string* app = req.Param("app")) filter.app = NormalizeAppPath(*app);
+  filter.app = AppFilter(req.Param("app"));
   if (const std::string* node = req.Param("node")) filter.node = *node;
   if (const std::string* cursor = req.Param("cursor"); cursor && !cursor->empty()) {
     if (!session::IsWellFormedId(*cursor))
@@ -123,7 +131,7 @@ Response Api::DeleteSession(const Request& req, const std::string& id) const {
 
 Response Api::ExpireSessions(const Request& req) const {
   if (!services_.sessions) return ErrorResponse(Status::Unavailable("no session store"));
-  std::string app;
+  std::optional<std::string> app;
   int64_t idle_over_s = 0;
   if (Status st = ParseExpireBody(req.body, &app, &idle_over_s); !st.ok())
     return ErrorResponse(st);
@@ -131,7 +139,7 @@ Response Api::ExpireSessions(const Request& req) const {
   size_t expired = services_.sessions->Expire(idle_over_s * 1000, app, &batch);
   services_.sessions->Commit(&batch);
   if (expired > 0) {
-    RecordEvent(std::to_string(expired) + " session(s)" + (app.empty() ? "" : " of " + app) +
+    RecordEvent(std::to_string(expired) + " session(s)" + (app ? " of " + (app->empty() ? "ROOT" : *app) : "") +
                 " idle over " + FormatDurationMillis(idle_over_s * 1000) +
                 " expired by operator");
   }

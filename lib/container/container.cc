@@ -179,7 +179,7 @@ void Container::Impl::ExpiryLoop() {
     if (stopping) break;
     lock.unlock();
     session::EventBatch batch;
-    size_t n = store->Expire(0, "", &batch);
+    size_t n = store->Expire(0, std::nullopt, &batch);
     store->Commit(&batch);
     if (n > 0) sessions_expired->Inc(n);
     if (MonotonicMillis() >= next_prune) {

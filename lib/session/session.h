@@ -153,9 +153,10 @@ class EventSink {
   virtual void OnCommit(const EventBatch& batch) = 0;
 };
 
-/// Filters for List. Empty strings / zero mean "any".
+/// Filters for List. nullopt / empty strings / zero mean "any".
 struct ListFilter {
-  std::string app;
+  /// Context path: "/myapp", or "" for ROOT (which is why "any" is nullopt, not "").
+  std::optional<std::string> app;
   std::string node;            ///< last_node
   int64_t idle_over_ms = 0;    ///< only sessions idle longer than this
   std::string after_id;        ///< cursor: ids strictly greater than this (ids are listed sorted)
@@ -198,8 +199,9 @@ class SessionStore {
   /// session for in-flight requests until the tombstone period ends. Returns the new id.
   Result<std::string> ChangeRoute(std::string_view id, std::string_view route, EventBatch* out);
   /// Invalidates every session idle past its max inactive interval (and, when `idle_over_ms` > 0,
-  /// every one of `app` idle longer than that). Returns how many.
-  size_t Expire(int64_t idle_over_ms, std::string_view app, EventBatch* out);
+  /// every one of `app` — nullopt: of every app; "": of ROOT — idle longer than that). Returns
+  /// how many.
+  size_t Expire(int64_t idle_over_ms, std::optional<std::string_view> app, EventBatch* out);
   /// Publishes the batch to every sink (and clears it). Cheap when empty.
   void Commit(EventBatch* batch);
 

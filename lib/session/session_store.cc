@@ -170,7 +170,7 @@ bool IsRouteText(std::string_view route) {
 
 bool Matches(const ListFilter& f, const Entry& e, int64_t now_ms) {
   if (e.ExpiredAt(now_ms)) return false;
-  if (!f.app.empty() && e.app != f.app) return false;
+  if (f.app && e.app != *f.app) return false;
   if (!f.node.empty() && e.last_node != f.node) return false;
   return f.idle_over_ms <= 0 || now_ms - e.last_accessed_ms > f.idle_over_ms;
 }
@@ -328,7 +328,8 @@ Result<std::string> SessionStore::ChangeRoute(std::string_view id, std::string_v
   return new_id;
 }
 
-size_t SessionStore::Expire(int64_t idle_over_ms, std::string_view app, EventBatch* out) {
+size_t SessionStore::Expire(int64_t idle_over_ms, std::optional<std::string_view> app,
+                            EventBatch* out) {
   const int64_t now = options_.wall_ms();
   size_t expired = 0;
   for (size_t i = 0; i < kShardCount; ++i) {
@@ -336,7 +337,7 @@ size_t SessionStore::Expire(int64_t idle_over_ms, std::string_view app, EventBat
     std::lock_guard lock(shard.mu);
     for (auto it = shard.sessions.begin(); it != shard.sessions.end();) {
       const Entry& e = it->second;
-      bool idle = idle_over_ms > 0 && (app.empty() || e.app == app) &&
+      bool idle = idle_over_ms > 0 && (!app || e.app == *app) &&
                   now - e.last_accessed_ms > idle_over_ms;
       if (!idle && !e.ExpiredAt(now)) {
         ++it;

@@ -159,7 +159,7 @@ TEST_F(SessionStoreTest, SessionsExpireByTheirOwnMaxInactiveInterval) {
   EXPECT_FALSE(store().Get(short_lived.id));  // Get hides it without changing anything
   EXPECT_EQ(store().Count(), 3u);
   EventBatch batch;
-  EXPECT_EQ(store().Expire(0, "", &batch), 1u);
+  EXPECT_EQ(store().Expire(0, std::nullopt, &batch), 1u);
   ASSERT_EQ(batch.size(), 1u);
   EXPECT_EQ(batch[0].type, EventType::kInvalidate);
   EXPECT_EQ(batch[0].session_id, short_lived.id);
@@ -186,7 +186,7 @@ TEST_F(SessionStoreTest, AccessKeepsASessionAlive) {
     node_.wall.Advance(50'000);
     ASSERT_TRUE(store().Access("/app", s.id, &batch).ok()) << i;
   }
-  EXPECT_EQ(store().Expire(0, "", &batch), 0u);
+  EXPECT_EQ(store().Expire(0, std::nullopt, &batch), 0u);
 }
 
 TEST_F(SessionStoreTest, ExpireIdleOverPicksTheAppOrEveryApp) {
@@ -199,9 +199,20 @@ TEST_F(SessionStoreTest, ExpireIdleOverPicksTheAppOrEveryApp) {
   EXPECT_FALSE(store().Get(a1.id));
   EXPECT_TRUE(store().Get(b1.id));
   EXPECT_TRUE(store().Get(a2.id));
-  EXPECT_EQ(store().Expire(5'000, "", &batch), 1u);
+  EXPECT_EQ(store().Expire(5'000, std::nullopt, &batch), 1u);
   EXPECT_FALSE(store().Get(b1.id));
   EXPECT_EQ(store().Count(), 1u);
+}
+
+// ROOT's context path is "": naming it must not mean "every app".
+TEST_F(SessionStoreTest, ExpireIdleOverOfRootLeavesOtherApps) {
+  Session root = MustCreate("");
+  Session other = MustCreate("/a");
+  node_.wall.Advance(10'000);
+  EventBatch batch;
+  EXPECT_EQ(store().Expire(5'000, std::string_view(""), &batch), 1u);
+  EXPECT_FALSE(store().Get(root.id));
+  EXPECT_TRUE(store().Get(other.id));
 }
 
 TEST_F(SessionStoreTest, ChangeRouteKeepsTheOldIdResolvingUntilTheTombstonePeriodEnds) {
@@ -279,6 +290,18 @@ TEST_F(SessionStoreTest, ListFiltersAndPagesByCursor) {
   std::map<std::string, size_t> counts = store().CountByApp();
   EXPECT_EQ(counts["/a"], 7u);
   EXPECT_EQ(counts["/b"], 1u);
+}
+
+TEST_F(SessionStoreTest, ListFilterOfRootListsOnlyRoot) {
+  Session root = MustCreate("");
+  MustCreate("/a");
+  MustCreate("/b");
+  ListFilter f;
+  f.app = "";
+  std::vector<Session> got = store().List(f);
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].id, root.id);
+  EXPECT_EQ(store().List(ListFilter{}).size(), 3u);  // nullopt: every app
 }
 
 TEST_F(SessionStoreTest, PruneTombstonesForgetsOldInvalidations) {
