@@ -8,6 +8,8 @@
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
+#include <regex>
 #include <thread>
 
 #include "container/access_log_internal.h"
@@ -53,8 +55,8 @@ struct GaugeSource {
 
 class Container::Impl {
  public:
-  Impl(const config::NodeConfig& c, session::SessionStore* s, metrics::Registry* m)
-      : config(c), store(s), registry(m), apps(c.cluster.manager.session_timeout_s) {}
+  Impl(const config::NodeConfig& c, session::SessionStore* s, metrics::Registry* m, Hooks h)
+      : config(c), store(s), registry(m), hooks(std::move(h)), apps(c.cluster.manager.session_timeout_s) {}
   ~Impl() { Shutdown(0); }
 
   Status Init();
@@ -63,11 +65,18 @@ class Container::Impl {
   void Serve(Request& request, const ConnectionInfo& conn, Response* response);
   Response Dispatch(Request& request, session::EventBatch* batch, std::string* session_id);
   void CountStatus(int status);
+  Status CompileValves();
+  void BindRoute(RequestSession* rs);
+  bool Filtered(const Request& request) const;
   void ExpiryLoop();
 
   config::NodeConfig config;
   session::SessionStore* store;
   metrics::Registry* registry;
+  Hooks hooks;
+  bool bind_routes = false;                 // JvmRouteBinderValve on (and a route_alive hook)
+  std::optional<std::regex> replication_filter;  // ReplicationValve filter
+  metrics::Counter* routes_rebound = nullptr;
   AppRegistry apps;
   std::vector<std::string> deploy_errors;
   SessionApiOptions api_options;
@@ -87,7 +96,40 @@ class Container::Impl {
   std::thread expiry;
 };
 
+/// The valves of the file comment in container.h, from the <Cluster> config.
+Status Container::Impl::CompileValves() {
+  const config::ClusterConfig& c = config.cluster;
+  bind_routes = c.enabled && c.jvm_route_binder && static_cast<bool>(hooks.route_alive);
+  routes_rebound = registry->GetCounter(
+      "sessiond_session_routes_rebound_total",
+      "Session ids re-issued with this node's route because their node was not alive.");
+  if (!c.enabled || c.replication_filter.empty()) return Status::Ok();
+  try {
+    replication_filter.emplace(c.replication_filter, std::regex::ECMAScript | std::regex::optimize);
+  } catch (const std::regex_error& e) {
+    return Status::BadRequest("ReplicationValve filter \"" + c.replication_filter +
+                              "\" is not a valid regular expression: " + e.what());
+  }
+  return Status::Ok();
+}
+
+/// JvmRouteBinderValve: a session that came from a node that is gone (its route names a member
+/// that is not alive) is re-issued under this node's route, so the load balancer's view and the
+/// id agree again. Failure to re-issue is harmless: the request keeps the old id.
+void Container::Impl::BindRoute(RequestSession* rs) {
+  const session::Session* s = rs->Current();
+  if (!s) return;
+  std::string_view route = session::RouteOf(s->id);
+  if (route == config.jvm_route || hooks.route_alive(route)) return;
+  if (rs->ChangeRoute(config.jvm_route).ok()) routes_rebound->Inc();
+}
+
+bool Container::Impl::Filtered(const Request& request) const {
+  return replication_filter && std::regex_match(request.path, *replication_filter);
+}
+
 Status Container::Impl::Init() {
+  SESSIOND_RETURN_IF_ERROR(CompileValves());
   api_options.node_name = config.jvm_route;
   api_options.max_body_bytes = static_cast<uint64_t>(config.connector.max_body_bytes);
   cookie_options.secure = config.sessiond.cookie_secure;
@@ -140,6 +182,9 @@ void Container::Impl::Serve(Request& request, const ConnectionInfo& conn, Respon
   session::EventBatch batch;
   std::string session_id;
   *response = Dispatch(request, &batch, &session_id);
+  if (!batch.empty() && Filtered(request)) {
+    for (session::Event& e : batch) e.distributable = false;  // persisted, never replicated
+  }
   if (!batch.empty()) store->Commit(&batch);
   int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
                    std::chrono::steady_clock::now() - start).count();
@@ -161,6 +206,7 @@ Response Container::Impl::Dispatch(Request& request, session::EventBatch* batch,
   std::string_view rel = std::string_view(request.path).substr(app->path.size());
   RequestSession rs(store, *app, request.Cookie("JSESSIONID"), batch);
   rs.Current();
+  if (bind_routes) BindRoute(&rs);
   Response response = IsSessionApiPath(rel) ? HandleSessionApi(api_options, request, rel, &rs)
                                             : ServeStatic(*app, request, rel);
   rs.AddCookie(cookie_options, &response);
@@ -218,9 +264,9 @@ void Container::Impl::Shutdown(int64_t grace_ms) {
 
 Result<std::unique_ptr<Container>> Container::Create(const config::NodeConfig& config,
                                                      session::SessionStore* sessions,
-                                                     metrics::Registry* metrics) {
+                                                     metrics::Registry* metrics, Hooks hooks) {
   if (!sessions || !metrics) return Status::Internal("Container::Create: no session store or registry");
-  auto impl = std::make_unique<Impl>(config, sessions, metrics);
+  auto impl = std::make_unique<Impl>(config, sessions, metrics, std::move(hooks));
   SESSIOND_RETURN_IF_ERROR(impl->Init());
   return std::unique_ptr<Container>(new Container(std::move(impl)));
 }

@@ -3,14 +3,28 @@
 // folders), static files, the session API of DESIGN.md §6, the JSESSIONID cookie and the
 // access log. A request's session events are committed to the SessionStore after the request.
 //
+// Valves (DESIGN.md §5 "Routing valves"), both off unless the <Cluster> names them:
+// - JvmRouteBinderValve (cluster.jvm_route_binder, needs Hooks::route_alive): a request whose
+//   session id carries the route of a node that is not alive (and is not this node) gets the id
+//   re-issued with this node's route (SessionStore::ChangeRoute: a kChangeId event, so it
+//   replicates) and a new Set-Cookie; the old id keeps resolving for in-flight requests. While
+//   the route's node is alive the id stays as it is, whichever node serves the request.
+// - ReplicationValve filter (cluster.replication_filter, a regex that must match the whole
+//   decoded request path, as Tomcat's): a matching request's batch is still committed (the
+//   persister stores it) but its events are marked distributable=false, so the Replicator never
+//   sends them. Peers catch up at that session's next replicated change: its version jumped, so
+//   they fetch the whole session (gap repair), access times included.
+//
 // Thread-safety: Container's public methods are thread-safe. Requests are served on the
 // connector's own threads (connector.max_threads, default one per core).
 // Ownership: the Container borrows the SessionStore and the metrics Registry; both must outlive it.
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/base.h"
@@ -34,11 +48,20 @@ struct AppInfo {
 
 class Container {
  public:
+  /// What the container asks of the rest of the node while serving. Called on connector
+  /// threads: each must be thread-safe and quick. Any may be empty.
+  struct Hooks {
+    /// Whether the node named by `route` (a session id's suffix) is alive; this node's own
+    /// route counts as alive. Empty: JvmRouteBinderValve stays off.
+    std::function<bool(std::string_view route)> route_alive;
+  };
+
   /// Deploys the Host's apps (a bad app is reported by deploy_errors() and skipped) and prepares
-  /// the connector; nothing listens until Start().
+  /// the connector; nothing listens until Start(). kBadRequest when the ReplicationValve filter
+  /// is not a valid regular expression.
   static Result<std::unique_ptr<Container>> Create(const config::NodeConfig& config,
                                                    session::SessionStore* sessions,
-                                                   metrics::Registry* metrics);
+                                                   metrics::Registry* metrics, Hooks hooks = {});
   ~Container();
 
   /// Binds the HTTP connector (kUnavailable naming address:port when it cannot) and starts the

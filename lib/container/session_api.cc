@@ -243,6 +243,15 @@ void RequestSession::Refresh() {
   }
 }
 
+Status RequestSession::ChangeRoute(std::string_view route) {
+  if (!Current()) return Status::NotFound("no session");
+  auto new_id = store_->ChangeRoute(current_->id, route, batch_);
+  if (!new_id.ok()) return new_id.status();
+  current_->id = *new_id;
+  Refresh();
+  return Status::Ok();
+}
+
 void RequestSession::AddCookie(const CookieOptions& options, Response* response) const {
   if (current_ && (created_ || (!cookie_id_.empty() && current_->id != cookie_id_))) {
     response->headers.emplace_back("Set-Cookie", SessionCookie(app_, current_->id, options, false));

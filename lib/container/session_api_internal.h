@@ -39,6 +39,9 @@ class RequestSession {
   Status Invalidate();
   /// Replaces the snapshot after a change (for the response body).
   void Refresh();
+  /// Re-issues the current session's id with `route` (JvmRouteBinderValve); the response then
+  /// sets the new cookie. kNotFound when there is no current session.
+  Status ChangeRoute(std::string_view route);
 
   /// The id the response is about ("" when none): for the access log's %S.
   std::string_view id() const { return current_ ? std::string_view(current_->id) : std::string_view(); }
