@@ -125,7 +125,7 @@ echo "Issue 2 targets (Tomcat RSS after the runs: $tomcat_rss MB, threads $(res_
 "$BENCH_DIR/lib/node_table.sh"
 if [ -n "${CONNECTOR:-}" ]; then
   echo
-  echo "Connector comparison (sequential, wrk -t1 -c16 -d8s each):"
+  echo "Connector comparison (all side by side, median of alternating rounds):"
   cat "$BENCH_WORK/connector.txt"
 fi
 echo
