@@ -52,6 +52,7 @@ inline constexpr uint16_t kHoldersType = 0x0206;       ///< id -> this member's 
 struct Delta {
   std::string origin;          ///< the writing node
   int64_t committed_ms = 0;    ///< wall time at commit on the writer (replication lag metric)
+  int64_t committed_us = 0;    ///< the same instant in microseconds (finer lag); 0: unknown
   session::EventBatch events;
 };
 std::string EncodeDelta(const Delta& delta);

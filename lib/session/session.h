@@ -145,6 +145,13 @@ bool IsWellFormedId(std::string_view id);
 std::string EncodeSession(const Session& s);
 Result<Session> DecodeSession(std::string_view bytes);
 
+/// The row columns SessionStore::EncodeInto reports beside the encoded bytes.
+struct EncodedSessionInfo {
+  std::string id;  ///< the session's own id: differs from the one asked for when that is an alias
+  std::string app;
+  int64_t last_accessed_ms = 0;
+};
+
 /// Receives committed batches (the persister, the replicator). Called on the committing thread,
 /// outside the store's locks; implementations must be thread-safe and must not block.
 class EventSink {
@@ -162,6 +169,22 @@ struct ListFilter {
   std::string after_id;        ///< cursor: ids strictly greater than this (ids are listed sorted)
   size_t limit = 0;            ///< 0 = no limit
 };
+
+/// Anti-entropy's view of one id: a live session or a tombstone (see SessionStore::Digest).
+struct DigestEntry {
+  std::string id;
+  uint64_t version = 0;   ///< 0 for a tombstone
+  uint64_t hash = 0;      ///< ContentHash of the session; for a tombstone a constant
+  bool tombstone = false;
+  friend bool operator==(const DigestEntry&, const DigestEntry&) = default;
+};
+
+/// A stable (FNV-1a 64, the same on every node and build) hash of what merging converges: the
+/// version, attribute names and stamps, removal markers and the last access (time and node).
+/// Values are not hashed: one stamp names one write.
+uint64_t ContentHash(const Session& s);
+/// FNV-1a 64 of bytes: stable across nodes (bucketing ids for anti-entropy).
+uint64_t StableHash(std::string_view bytes);
 
 class SessionStore {
  public:
@@ -190,6 +213,11 @@ class SessionStore {
   Result<Session> Access(std::string_view app, std::string_view id, EventBatch* out);
   /// The session without touching it; nullopt when absent or expired.
   std::optional<Session> Get(std::string_view id) const;
+  /// EncodeSession(*Get(id)) written into `out` under the shard lock, straight from the store:
+  /// no Session copy is made, and `out`'s capacity is reused (the persister encodes every changed
+  /// session through one buffer). `info` (may be null) receives the row's columns. False, with
+  /// `out` and `info` untouched, when absent or expired (as Get's nullopt).
+  bool EncodeInto(std::string_view id, std::string* out, EncodedSessionInfo* info = nullptr) const;
   Status SetAttribute(std::string_view id, std::string_view name, std::string json_value,
                       EventBatch* out);
   /// kNotFound when the session or the attribute is absent.
@@ -218,6 +246,27 @@ class SessionStore {
   /// Puts a whole session in place (restore from SQLite, state transfer), unless a tombstone or a
   /// newer version is already here. Returns whether it was taken.
   bool Restore(Session session);
+
+  /// Merges a whole remote session (gap repair, anti-entropy, state transfer): per attribute the
+  /// higher Stamp wins (sets and removal markers alike), the latest access wins (node name breaks
+  /// ties), version = the higher one, created = the earlier one. An absent session is inserted; a
+  /// tombstoned or moved id (alias) is left alone. Symmetric: merging A into B and B into A
+  /// gives both the same state. Returns whether anything changed; with `republish` a change is
+  /// published to the sinks as one kAccess event whose stamp.node is empty (a merge has no single
+  /// writer, so replication never re-sends it; persistence upserts the session).
+  bool Merge(const Session& remote, bool republish);
+  /// The invalidation stamp of `id` when it is tombstoned now.
+  std::optional<Stamp> TombstoneOf(std::string_view id) const;
+  /// Every live tombstone (id, stamp), unordered (state transfer).
+  std::vector<std::pair<std::string, Stamp>> Tombstones() const;
+  /// Installs a tombstone learnt from a peer (state transfer, anti-entropy): buries the session
+  /// when present. It lasts until the stamp's wall time + tombstone_ms — not from now — so peers
+  /// forget a tombstone at about the same time and never hand an expired one back and forth.
+  /// Does nothing when that time has passed. Returns whether anything changed; with `republish`
+  /// a change is published as a kInvalidate event carrying `stamp`.
+  bool RestoreTombstone(const std::string& id, const Stamp& stamp, bool republish);
+  /// Every unexpired session and live tombstone as DigestEntry, unordered (anti-entropy).
+  std::vector<DigestEntry> Digest() const;
 
   // ---- reading ----
 

@@ -18,6 +18,9 @@
 
 namespace sessiond::session::internal {
 
+/// Shards of the store (a power of two is not needed: ids hash by their base).
+inline constexpr size_t kShardCount = 64;
+
 /// One attribute, or the marker a removal leaves (removed = true, json empty).
 struct Slot {
   std::string name;
@@ -93,6 +96,9 @@ struct alignas(64) ShardData {  // aligned: shards locked by different threads s
 Session Snapshot(const std::string& id, const Entry& e);
 /// The entry for a whole session (restore, state transfer).
 Entry EntryOf(Session s);
+/// EncodeSession(Snapshot(id, e)) into `out` (cleared first, its capacity reused), without
+/// building the Session (session_codec.cc).
+void EncodeEntry(std::string_view id, const Entry& e, std::string* out);
 
 }  // namespace sessiond::session::internal
 
