@@ -22,6 +22,7 @@
 #include <cstring>
 
 #include "session/session.h"
+#include "session/store_internal.h"
 
 namespace sessiond::session {
 namespace {
@@ -155,6 +156,42 @@ std::string EncodeSession(const Session& s) {
     PutStamp(&out, stamp);
   }
   return out;
+}
+
+// The same bytes as EncodeSession(Snapshot(id, e)), written from the store's own representation:
+// no Session (maps, copied values) is built. The slots are sorted by name with removal markers
+// among them, so one pass per list keeps both lists ascending.
+void internal::EncodeEntry(std::string_view id, const Entry& e, std::string* out) {
+  out->clear();
+  size_t live = 0;
+  size_t bytes = 64 + id.size() + e.app.size() + e.last_node.size();
+  for (const Slot& slot : e.slots) {
+    live += slot.removed ? 0 : 1;
+    bytes += 32 + slot.name.size() + slot.json.size() + slot.stamp.node.size();
+  }
+  out->reserve(bytes);
+  PutInt<uint8_t>(out, kFormat);
+  PutStr(out, id);
+  PutStr(out, e.app);
+  PutInt<int64_t>(out, e.created_ms);
+  PutInt<int64_t>(out, e.last_accessed_ms);
+  PutInt<int32_t>(out, e.max_inactive_s);
+  PutStr(out, e.last_node);
+  PutInt<uint64_t>(out, e.version);
+  PutInt<uint8_t>(out, e.distributable ? 1 : 0);
+  PutInt<uint32_t>(out, static_cast<uint32_t>(live));
+  for (const Slot& slot : e.slots) {
+    if (slot.removed) continue;
+    PutStr(out, slot.name);
+    PutStr(out, slot.json);
+    PutStamp(out, slot.stamp);
+  }
+  PutInt<uint32_t>(out, static_cast<uint32_t>(e.slots.size() - live));
+  for (const Slot& slot : e.slots) {
+    if (!slot.removed) continue;
+    PutStr(out, slot.name);
+    PutStamp(out, slot.stamp);
+  }
 }
 
 Result<Session> DecodeSession(std::string_view bytes) {
