@@ -69,9 +69,11 @@ TEST(StateTransferTest, JoinerReceivesTenThousandSessions) {
 TEST(StateTransferTest, HundredThousandSessionsOfOneKilobyte) {
   if (!std::getenv("SESSIOND_BIG_TRANSFER")) GTEST_SKIP() << "set SESSIOND_BIG_TRANSFER=1";
   Cluster cluster;
-  TestNode& a = cluster.Add("A", {});
+  Cluster::Config config;
+  if (const char* bytes = std::getenv("SESSIOND_BATCH_BYTES")) config.state_batch_bytes = std::atoi(bytes);
+  TestNode& a = cluster.Add("A", config);
   Fill(a, 100000, 1000);
-  TestNode& b = cluster.Add("B", {});
+  TestNode& b = cluster.Add("B", config);
   Status status;
   int64_t ms = TimeTransfer(b, &status);
   ASSERT_TRUE(status.ok()) << status.ToString();
