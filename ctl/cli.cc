@@ -78,6 +78,7 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx) {
       "See sessctl(1).");
   AddGlobalFlags(*app, ctx);
   RegisterStatus(*app, ctx);
+  RegisterMembers(*app, ctx);
   RegisterSessions(*app, ctx);
   RegisterApps(*app, ctx);
   RegisterEvents(*app, ctx);

@@ -1,7 +1,7 @@
 // sessctl's command tree. The CLI11 App built here is the one source of truth: --help, the hidden
 // `__complete` command (which the shell completions call) and the man-page test all walk it.
 //
-// Every command lives in its own file (status.cc, sessions.cc, apps.cc, events.cc, version.cc,
+// Every command lives in its own file (status.cc, members.cc, sessions.cc, apps.cc, events.cc, version.cc,
 // completion.cc) with an options struct and a Run(...) that returns a Status; CLI11 callbacks only
 // bind the chosen command into Context::action, which Main runs after parsing succeeded.
 //
@@ -67,6 +67,7 @@ inline constexpr int kExitUsage = 2;
 
 // Registration, one per command file.
 void RegisterStatus(CLI::App& app, Context& ctx);
+void RegisterMembers(CLI::App& app, Context& ctx);
 void RegisterSessions(CLI::App& app, Context& ctx);
 void RegisterApps(CLI::App& app, Context& ctx);
 void RegisterEvents(CLI::App& app, Context& ctx);

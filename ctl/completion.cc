@@ -50,6 +50,17 @@ void AddMatching(std::vector<std::string>& out, const std::vector<std::string>& 
   }
 }
 
+// A comma list ("--state alive,su"): candidates for the item after the last comma, each with
+// the items before it, so the shell replaces the whole word.
+std::vector<std::string> ListItemCandidates(const std::vector<std::string>& choices,
+                                            const std::string& word) {
+  size_t comma = word.rfind(',');
+  if (comma == std::string::npos) return choices;
+  std::vector<std::string> out;
+  for (const std::string& c : choices) out.push_back(word.substr(0, comma + 1) + c);
+  return out;
+}
+
 // Option names of `app` and its parents, skipping help/version and hidden options.
 std::vector<std::string> OptionNames(const CLI::App* app) {
   std::vector<std::string> names;
@@ -100,7 +111,7 @@ std::vector<std::string> CompleteWords(const CLI::App& root, const Context& ctx,
   std::vector<std::string> out;
   if (pending) {
     auto it = ctx.choices.find(pending);
-    if (it != ctx.choices.end()) AddMatching(out, it->second, last);
+    if (it != ctx.choices.end()) AddMatching(out, ListItemCandidates(it->second, last), last);
     return out;  // free-form values: nothing, so the shell offers files
   }
   if (StartsWith(last, "-")) {

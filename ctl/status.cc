@@ -15,6 +15,14 @@ std::string TransferText(const nlohmann::json& t) {
          std::to_string(t.value("expected", 0)) + " sessions)";
 }
 
+// "2 alive, 1 suspect, 0 dead" (+ ", 1 left" when any): this node's view of the cluster.
+std::string MembersText(const nlohmann::json& m) {
+  auto n = [&](const char* state) { return std::to_string(m.value(state, int64_t{0})); };
+  std::string text = n("alive") + " alive, " + n("suspect") + " suspect, " + n("dead") + " dead";
+  if (m.value("left", int64_t{0}) > 0) text += ", " + n("left") + " left";
+  return text;
+}
+
 // The status JSON as a Record; keys are the API's, so `-o json` passes them through unchanged.
 Record StatusRecord(const nlohmann::json& st) {
   Record r;
@@ -29,6 +37,11 @@ Record StatusRecord(const nlohmann::json& st) {
   r.Add("Sessions", "sessions", Cell(st["sessions"], st["sessions"].dump()));
   r.Add("Apps", "apps", Cell(st["apps"], st["apps"].dump()));
   r.Add("State transfer", "state_transfer", Cell(st["state_transfer"], TransferText(st["state_transfer"])));
+  // A node without the member list answers null: shown as "-" (JSON passes the null through).
+  if (st.contains("members")) {
+    const nlohmann::json& m = st["members"];
+    r.Add("Members", "members", Cell(m, m.is_object() ? MembersText(m) : "-"));
+  }
   return r;
 }
 
@@ -45,7 +58,8 @@ Status Run(Context& ctx, const StatusOptions&) {
 
 void RegisterStatus(CLI::App& app, Context& ctx) {
   auto opts = std::make_shared<StatusOptions>();
-  CLI::App* cmd = app.add_subcommand("status", "show this node: name, version, mode, sessions, apps");
+  CLI::App* cmd = app.add_subcommand(
+      "status", "show this node: name, version, mode, sessions, apps, members");
   cmd->callback([&ctx, opts] { ctx.action = [&ctx, opts] { return Run(ctx, *opts); }; });
 }
 

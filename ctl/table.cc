@@ -95,8 +95,10 @@ void Printer::Print(const Table& table) const {
 void Printer::PrintText(const Table& table, const std::string& indent) const {
   bool wide = format_ == OutputFormat::kWide;
   std::vector<size_t> shown;  // indexes of the columns this format shows
-  for (size_t i = 0; i < table.columns().size(); ++i)
-    if (wide || !table.columns()[i].wide_only) shown.push_back(i);
+  for (size_t i = 0; i < table.columns().size(); ++i) {
+    const Column& col = table.columns()[i];
+    if (!col.json_only && (wide || !col.wide_only)) shown.push_back(i);
+  }
   auto text_of = [&](const Cell& c) { return !wide && !c.brief.empty() ? c.brief : c.text; };
 
   std::vector<size_t> widths;

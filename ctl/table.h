@@ -22,6 +22,7 @@ struct Column {
   std::string key;         ///< "last_node": the JSON key
   bool wide_only = false;  ///< shown with -o wide (always in JSON)
   bool right = false;      ///< right-aligned (numbers)
+  bool json_only = false;  ///< only in JSON: keys scripts want that no text column shows
 };
 
 /// One value: `value` goes to JSON; `text` to wide output; `brief` (when set) to the 80-column

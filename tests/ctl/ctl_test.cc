@@ -125,7 +125,8 @@ std::vector<std::string> Complete(std::vector<std::string> words) {
 
 TEST(CompleteTest, TopLevelCommandsWithoutHiddenOnes) {
   EXPECT_THAT(Complete({""}),
-              ElementsAre("status", "sessions", "apps", "events", "version", "completion"));
+              ElementsAre("status", "members", "sessions", "apps", "events", "version",
+                          "completion"));
   EXPECT_THAT(Complete({"s"}), ElementsAre("status", "sessions"));
 }
 
