@@ -56,10 +56,10 @@ void Core::OnStateBatch(transport::Message m, transport::Transport::Reply reply)
   size_t bytes = 0;
   auto it = std::upper_bound(ids.begin(), ids.end(), req->after_id);
   for (; it != ids.end() && bytes < max_bytes; ++it) {
-    std::optional<session::Session> s = store->Get(*it);
-    if (!s) continue;  // invalidated or expired since the snapshot
-    out.sessions.push_back(session::EncodeSession(*s));
-    bytes += out.sessions.back().size();
+    std::string encoded;  // straight from the store's entry: no Session copy on this hot path
+    if (!store->EncodeInto(*it, &encoded)) continue;  // invalidated or expired since the snapshot
+    bytes += encoded.size();
+    out.sessions.push_back(std::move(encoded));
   }
   out.next_cursor = it == ids.begin() ? req->after_id : *std::prev(it);
   out.done = it == ids.end();
