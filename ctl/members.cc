@@ -249,10 +249,10 @@ Status Watch(Context& ctx, Client& client, const MembersOptions& o,
   ChangePrinter printer(ctx);
   json previous = json::array();
   size_t printed = 0;
-  for (;;) {
+  for (bool first = true;; first = false) {
     auto current = client.Get("/v1/members");
     if (scope.interrupted()) return Status::Ok();
-    if (!current.ok()) return Lost(ctx, current.status());
+    if (!current.ok()) return first ? current.status() : Lost(ctx, current.status());
     int64_t now = sessiond::WallMillis();
     for (const MemberChange& c : DiffMembers(previous, *current)) {
       if (!Wanted(c, states)) continue;
