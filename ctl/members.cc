@@ -211,8 +211,11 @@ class InterruptScope {
 
 class ChangePrinter {
  public:
-  explicit ChangePrinter(const Context& ctx) : out_(*ctx.out), format_(ctx.MakePrinter().format()) {
-    if (format_ != OutputFormat::kJson && !ctx.global.no_headers)
+  explicit ChangePrinter(const Context& ctx)
+      : out_(*ctx.out), format_(ctx.MakePrinter().format()), headers_(!ctx.global.no_headers) {}
+  // After the first answer, so an unreachable node prints only its error.
+  void PrintHeader() {
+    if (format_ != OutputFormat::kJson && headers_)
       out_ << ChangeHeader(format_ == OutputFormat::kWide) << "\n" << std::flush;
   }
   // One line per change, flushed at once: the consumer is often a pipe (jq, a log).
@@ -227,6 +230,7 @@ class ChangePrinter {
  private:
   std::ostream& out_;
   OutputFormat format_;
+  bool headers_;
 };
 
 bool Wanted(const MemberChange& c, const std::vector<std::string>& states) {
@@ -253,6 +257,7 @@ Status Watch(Context& ctx, Client& client, const MembersOptions& o,
     auto current = client.Get("/v1/members");
     if (scope.interrupted()) return Status::Ok();
     if (!current.ok()) return first ? current.status() : Lost(ctx, current.status());
+    if (first) printer.PrintHeader();
     int64_t now = sessiond::WallMillis();
     for (const MemberChange& c : DiffMembers(previous, *current)) {
       if (!Wanted(c, states)) continue;
