@@ -184,13 +184,15 @@ void internal::EncodeEntry(std::string_view id, const Entry& e, std::string* out
     if (slot.removed) continue;
     PutStr(out, slot.name);
     PutStr(out, slot.json);
-    PutStamp(out, slot.stamp);
+    PutInt<uint64_t>(out, slot.stamp.time);  // PutStamp's layout, without making a Stamp
+    PutStr(out, slot.stamp.node);
   }
   PutInt<uint32_t>(out, static_cast<uint32_t>(e.slots.size() - live));
   for (const Slot& slot : e.slots) {
     if (!slot.removed) continue;
     PutStr(out, slot.name);
-    PutStamp(out, slot.stamp);
+    PutInt<uint64_t>(out, slot.stamp.time);
+    PutStr(out, slot.stamp.node);
   }
 }
 

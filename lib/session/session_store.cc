@@ -5,6 +5,7 @@
 // versions and stamps increase in the order its changes were made. Sinks run in Commit, outside
 // every lock.
 #include <algorithm>
+#include <unordered_set>
 
 #include "session/store_internal.h"
 
@@ -21,6 +22,34 @@ auto SlotBound(Slots& slots, std::string_view name) {
 }
 
 }  // namespace
+
+const std::string* InternedString::Empty() {
+  static const std::string* const empty = Intern("");
+  return empty;
+}
+
+// Never freed: entries anywhere (and static destructors) may still point into the set. Lookups
+// hit a per-thread cache of the last few texts first, so the mutex is rare (a Create interns the
+// app; an access that changes last_node interns the node).
+const std::string* InternedString::Intern(std::string_view text) {
+  constexpr size_t kCached = 4;
+  thread_local const std::string* cache[kCached] = {};
+  thread_local size_t next = 0;
+  for (const std::string* c : cache) {
+    if (c && *c == text) return c;
+  }
+  static std::mutex mu;
+  static auto* set = new std::unordered_set<std::string, StringHash, std::equal_to<>>();
+  const std::string* found;
+  {
+    std::lock_guard lock(mu);
+    auto it = set->find(text);
+    if (it == set->end()) it = set->emplace(text).first;
+    found = &*it;  // unordered_set elements never move
+  }
+  cache[next++ % kCached] = found;
+  return found;
+}
 
 const Slot* Entry::FindLive(std::string_view name) const {
   auto it = SlotBound(slots, name);

@@ -4,10 +4,13 @@
 // Memory is the point of this representation: a node holds every session of the cluster, so the
 // per-session overhead beyond the attribute bytes must stay small. An Entry keeps its attributes
 // in a small vector sorted by name (one allocation, no tree nodes); the id is the hash map's key
-// only; removal markers are vector slots with an empty value.
+// only; removal markers are vector slots with an empty value; app and node names are interned
+// (InternedString); values keep no spare capacity (Entry::SetIfNewer). With one 1 KB attribute a
+// session costs ~1.4 KB of RSS in the running daemon (bench/README.md, "Memory per session").
 #pragma once
 
 #include <algorithm>
+#include <compare>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -21,17 +24,64 @@ namespace sessiond::session::internal {
 /// Shards of the store (a power of two is not needed: ids hash by their base).
 inline constexpr size_t kShardCount = 64;
 
+/// A text from a small set that many entries repeat (context paths, node names): equal texts
+/// share one copy that lives for the rest of the process, and an entry holds a pointer — 8 bytes
+/// instead of a 32-byte std::string per field. Reads as a std::string / std::string_view. The
+/// set only grows: it holds the apps deployed and the nodes met, a few dozen short strings.
+/// Thread-safe (assignment interns under a global mutex, skipped when the text is unchanged).
+class InternedString {
+ public:
+  InternedString() : s_(Empty()) {}
+  explicit InternedString(std::string_view text) : s_(Intern(text)) {}
+  InternedString& operator=(std::string_view text) {
+    if (*s_ != text) s_ = Intern(text);
+    return *this;
+  }
+  const std::string& str() const { return *s_; }
+  operator const std::string&() const { return *s_; }  // NOLINT: reads as the string it is
+  operator std::string_view() const { return *s_; }     // NOLINT
+  size_t size() const { return s_->size(); }
+  bool empty() const { return s_->empty(); }
+
+  friend bool operator==(const InternedString& a, const InternedString& b) { return a.s_ == b.s_; }
+  friend bool operator==(const InternedString& a, std::string_view b) { return *a.s_ == b; }
+  friend std::strong_ordering operator<=>(const InternedString& a, const InternedString& b) {
+    return a.s_->compare(*b.s_) <=> 0;
+  }
+  friend std::strong_ordering operator<=>(const InternedString& a, std::string_view b) {
+    return a.s_->compare(b) <=> 0;
+  }
+
+ private:
+  static const std::string* Empty();
+  static const std::string* Intern(std::string_view text);  // session_store.cc
+  const std::string* s_;
+};
+
+/// A Stamp as a slot keeps it: the node name interned (every slot repeats one of a few names).
+struct SlotStamp {
+  HlcTime time = 0;
+  InternedString node;
+
+  SlotStamp() = default;
+  SlotStamp(const Stamp& s) : time(s.time), node(s.node) {}  // NOLINT: stores a Stamp
+  operator Stamp() const { return Stamp{time, node.str()}; }  // NOLINT
+  friend bool operator<(const SlotStamp& a, const Stamp& b) {
+    return a.time != b.time ? a.time < b.time : a.node < b.node;
+  }
+};
+
 /// One attribute, or the marker a removal leaves (removed = true, json empty).
 struct Slot {
   std::string name;
   std::string json;
-  Stamp stamp;
+  SlotStamp stamp;
   bool removed = false;
 };
 
 struct Entry {
-  std::string app;
-  std::string last_node;
+  InternedString app;
+  InternedString last_node;
   int64_t created_ms = 0;
   int64_t last_accessed_ms = 0;
   uint64_t version = 0;

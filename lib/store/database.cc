@@ -140,12 +140,14 @@ std::vector<EncodedSession> Encode(const std::vector<session::Session>& batch) {
   return rows;
 }
 
+constexpr const char* kUpsertSessionSql =
+    "INSERT INTO sessions (id, app, last_accessed_ms, blob) VALUES (?1, ?2, ?3, ?4) "
+    "ON CONFLICT(id) DO UPDATE SET app = excluded.app, "
+    "last_accessed_ms = excluded.last_accessed_ms, blob = excluded.blob";
+
 Status WriteRows(sqlite3* db, const std::string& path, const std::vector<EncodedSession>& upserts,
                  const std::vector<std::string>& deletes) {
-  Stmt up(db,
-          "INSERT INTO sessions (id, app, last_accessed_ms, blob) VALUES (?1, ?2, ?3, ?4) "
-          "ON CONFLICT(id) DO UPDATE SET app = excluded.app, "
-          "last_accessed_ms = excluded.last_accessed_ms, blob = excluded.blob");
+  Stmt up(db, kUpsertSessionSql);
   Stmt del(db, "DELETE FROM sessions WHERE id = ?1");
   if (!up.prepared() || !del.prepared()) return SqlError(db, path, "write sessions");
   for (const EncodedSession& row : upserts) {
@@ -251,6 +253,26 @@ Status Database::WriteSessions(const std::vector<session::Session>& upserts,
   if (!txn.began()) return SqlError(impl_->db, path_, "write sessions: begin");
   SESSIOND_RETURN_IF_ERROR(WriteRows(impl_->db, path_, rows, deletes));
   if (!txn.Commit()) return SqlError(impl_->db, path_, "write sessions: commit");
+  return Status::Ok();
+}
+
+Status Database::WriteSessionRows(const SessionRowSource& next) {
+  std::lock_guard lock(mu_);
+  sqlite3* db = impl_->db;
+  Transaction txn(db);
+  if (!txn.began()) return SqlError(db, path_, "write sessions: begin");
+  Stmt up(db, kUpsertSessionSql);
+  if (!up.prepared()) return SqlError(db, path_, "write sessions");
+  std::vector<std::string> deletes;
+  SessionRow row;
+  while (next(&row, &deletes)) {
+    // TRANSIENT binding copies; the row's buffers are the caller's and change at the next call.
+    up.Bind(1, row.id).Bind(2, row.app).Bind(3, row.last_accessed_ms).BindBlob(4, row.blob);
+    if (!up.Run()) return SqlError(db, path_, "upsert session");
+    up.Reset();
+  }
+  SESSIOND_RETURN_IF_ERROR(WriteRows(db, path_, {}, deletes));
+  if (!txn.Commit()) return SqlError(db, path_, "write sessions: commit");
   return Status::Ok();
 }
 

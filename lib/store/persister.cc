@@ -52,21 +52,30 @@ void SessionPersister::OnCommit(const session::EventBatch& batch) {
   }
 }
 
-void SessionPersister::Collect(const Pending& work, std::vector<session::Session>* upserts,
-                               std::vector<std::string>* deletes) const {
-  for (const auto& [id, action] : work) {
-    if (action == Action::kDelete) {
-      deletes->push_back(id);
-      continue;
+Status SessionPersister::Write(const Pending& work, size_t* upserted, size_t* deleted) {
+  // One buffer and one set of column strings for the whole flush: a flush of thousands of
+  // sessions allocates nothing per session. (Copying every snapshot first, on this thread, left
+  // its malloc arena with tens of MB freed but resident after each large flush: ~500 B of RSS per
+  // session with 100,000 sessions, bench/README.md "Memory per session".)
+  std::string blob;
+  session::EncodedSessionInfo info;
+  auto it = work.begin();
+  return db_->WriteSessionRows([&](SessionRow* row, std::vector<std::string>* deletes) {
+    for (; it != work.end(); ++it) {
+      const auto& [id, action] = *it;
+      if (action == Action::kDelete || !sessions_->EncodeInto(id, &blob, &info)) {
+        deletes->push_back(id);  // invalidated or expired since: the row goes
+        continue;
+      }
+      if (info.id != id) deletes->push_back(id);  // an old id that resolves to its renamed session
+      ++it;
+      *row = SessionRow{info.id, info.app, info.last_accessed_ms, blob};
+      ++*upserted;
+      return true;
     }
-    std::optional<session::Session> s = sessions_->Get(id);
-    if (!s) {  // invalidated or expired since: the row goes
-      deletes->push_back(id);
-      continue;
-    }
-    if (s->id != id) deletes->push_back(id);  // an old id that resolves to its renamed session
-    upserts->push_back(std::move(*s));
-  }
+    *deleted = deletes->size();
+    return false;
+  });
 }
 
 Status SessionPersister::Flush() {
@@ -80,10 +89,8 @@ Status SessionPersister::Flush() {
   }
   if (work.empty()) return Status::Ok();
   auto start = std::chrono::steady_clock::now();
-  std::vector<session::Session> upserts;
-  std::vector<std::string> deletes;
-  Collect(work, &upserts, &deletes);
-  Status status = db_->WriteSessions(upserts, deletes);
+  size_t upserted = 0, deleted = 0;
+  Status status = Write(work, &upserted, &deleted);
   if (!status.ok()) {
     Requeue(work, status);
     return status;
@@ -91,8 +98,8 @@ Status SessionPersister::Flush() {
   auto took = std::chrono::steady_clock::now() - start;
   std::lock_guard lock(mu_);
   ++stats_.flushes;
-  stats_.rows_upserted += upserts.size();
-  stats_.rows_deleted += deletes.size();
+  stats_.rows_upserted += upserted;
+  stats_.rows_deleted += deleted;
   stats_.last_flush_us = std::chrono::duration_cast<std::chrono::microseconds>(took).count();
   stats_.last_flush_ms = WallMillis();
   stats_.last_error.clear();

@@ -15,10 +15,12 @@
 
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -62,6 +64,19 @@ struct AppRecord {
   std::string source;       ///< "api", "watch", "farm:<node>", "appBase"
 };
 
+/// One session row as WriteSessionRows takes it: views into the caller's buffers, valid until the
+/// caller's RowSource is called again.
+struct SessionRow {
+  std::string_view id;
+  std::string_view app;
+  int64_t last_accessed_ms = 0;
+  std::string_view blob;  ///< EncodeSession bytes
+};
+
+/// Produces the rows of one WriteSessionRows transaction, one per call: fills `row` and returns
+/// true, or returns false when there are no more. Any call may append ids to `deletes`.
+using SessionRowSource = std::function<bool(SessionRow* row, std::vector<std::string>* deletes)>;
+
 /// What LoadSessions found: the decodable sessions and how many rows were not.
 struct LoadedSessions {
   std::vector<session::Session> sessions;
@@ -101,6 +116,11 @@ class Database {
   /// apply after upserts, so an id in both lists ends up absent.
   Status WriteSessions(const std::vector<session::Session>& upserts,
                        const std::vector<std::string>& deletes);
+  /// WriteSessions with the rows made on demand: upserts every row `next` yields, then deletes
+  /// the ids it appended to `deletes`, in ONE transaction (all or nothing). The persister encodes
+  /// each session straight from the SessionStore into one reused buffer, so a flush holds no copy
+  /// of its batch. `next` runs under the database's lock: it must not call back into it.
+  Status WriteSessionRows(const SessionRowSource& next);
   /// Every row, decoded. A row that does not decode is skipped and counted, never an error.
   Result<LoadedSessions> LoadSessions();
   Result<size_t> CountSessions();
@@ -192,9 +212,9 @@ class SessionPersister : public session::EventSink {
   enum class Action : uint8_t { kUpsert, kDelete };
   using Pending = std::unordered_map<std::string, Action>;
   void Run();
-  /// Splits taken ids into snapshots to upsert and ids to delete (reads the SessionStore).
-  void Collect(const Pending& work, std::vector<session::Session>* upserts,
-               std::vector<std::string>* deletes) const;
+  /// Writes taken ids in one transaction: each live session encoded straight from the
+  /// SessionStore into one reused buffer (no snapshot copies); absent ones deleted. Counts rows.
+  Status Write(const Pending& work, size_t* upserted, size_t* deleted);
   /// Puts a failed flush's ids back, unless a newer OnCommit already re-marked them.
   void Requeue(const Pending& failed, const Status& error);
 

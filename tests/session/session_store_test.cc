@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "session/session.h"
+#include "session/store_internal.h"
 #include "session_test_util.h"
 
 namespace sessiond::session {
@@ -339,6 +340,91 @@ TEST_F(SessionStoreTest, ConcurrentChangesAreSafe) {
   EXPECT_EQ(failures.load(), 0);
   EXPECT_EQ(store().Count(), 5u);
   EXPECT_EQ(store().Get(shared.id)->version, 1u + 4 * 500 * 2);
+}
+
+// EncodeInto is the persister's path: the same bytes as EncodeSession of Get's snapshot, written
+// from the store without building that snapshot.
+TEST_F(SessionStoreTest, EncodeIntoWritesWhatEncodeSessionOfGetWrites) {
+  Session s = MustCreate();
+  EventBatch batch;
+  ASSERT_TRUE(store().SetAttribute(s.id, "zeta", "{\"a\":1}", &batch).ok());
+  ASSERT_TRUE(store().SetAttribute(s.id, "alpha", "\"x\"", &batch).ok());
+  ASSERT_TRUE(store().SetAttribute(s.id, "mid", "[1,2]", &batch).ok());
+  ASSERT_TRUE(store().RemoveAttribute(s.id, "mid", &batch).ok());  // a marker among live slots
+  Event removal;
+  removal.type = EventType::kRemoveAttribute;
+  removal.app = "/app";
+  removal.session_id = s.id;
+  removal.version = 6;
+  removal.stamp = Stamp{MakeHlc(node_.wall.ms.load() + 5, 0), "tomcatB"};
+  removal.name = "never-set";  // a marker for a name that was never set
+  ASSERT_TRUE(store().Apply(removal, false).ok());
+
+  std::string out = "stale bytes that must go";
+  EncodedSessionInfo info;
+  ASSERT_TRUE(store().EncodeInto(s.id, &out, &info));
+  std::optional<Session> snapshot = store().Get(s.id);
+  ASSERT_TRUE(snapshot);
+  EXPECT_EQ(snapshot->removed.size(), 2u);
+  EXPECT_EQ(out, EncodeSession(*snapshot));
+  EXPECT_EQ(info.id, s.id);
+  EXPECT_EQ(info.app, "/app");
+  EXPECT_EQ(info.last_accessed_ms, snapshot->last_accessed_ms);
+  Result<Session> decoded = DecodeSession(out);
+  ASSERT_TRUE(decoded.ok()) << decoded.status().ToString();
+  EXPECT_EQ(*decoded, *snapshot);
+
+  // One buffer serves session after session: a smaller one overwrites, nothing is left over.
+  Session small = MustCreate("/other");
+  ASSERT_TRUE(store().EncodeInto(small.id, &out, nullptr));
+  EXPECT_EQ(out, EncodeSession(*store().Get(small.id)));
+}
+
+TEST_F(SessionStoreTest, EncodeIntoResolvesAnAliasAndReportsTheSessionsOwnId) {
+  Session s = MustCreate();
+  EventBatch batch;
+  Result<std::string> moved = store().ChangeRoute(s.id, "tomcatB", &batch);
+  ASSERT_TRUE(moved.ok());
+  std::string out;
+  EncodedSessionInfo info;
+  ASSERT_TRUE(store().EncodeInto(s.id, &out, &info));  // the old id, still an alias
+  EXPECT_EQ(info.id, *moved);
+  EXPECT_EQ(out, EncodeSession(*store().Get(*moved)));
+}
+
+TEST_F(SessionStoreTest, EncodeIntoIsFalseAndLeavesTheBufferForAbsentOrExpiredSessions) {
+  std::string out = "kept";
+  EncodedSessionInfo info;
+  info.id = "kept";
+  EXPECT_FALSE(store().EncodeInto("0123456789ABCDEF0123456789ABCDEF.tomcatA", &out, &info));
+  Session s = MustCreate("/app", 60);
+  node_.wall.Advance(60'000);
+  EXPECT_FALSE(store().EncodeInto(s.id, &out, &info));
+  EXPECT_EQ(out, "kept");
+  EXPECT_EQ(info.id, "kept");
+  Session gone = MustCreate();
+  EventBatch batch;
+  ASSERT_TRUE(store().Invalidate(gone.id, &batch).ok());
+  EXPECT_FALSE(store().EncodeInto(gone.id, &out, nullptr));
+}
+
+// A value lives as long as its session: the store must not keep a caller's spare capacity (a
+// JSON serializer's 1 KB output has ~1.9 KB allocated, 900 bytes per session for nothing).
+TEST(SessionEntryTest, StoredValuesKeepNoSpareCapacity) {
+  std::string value = "\"" + std::string(1022, 'x') + "\"";
+  std::string roomy = value;
+  roomy.reserve(1920);
+  internal::Entry e;
+  ASSERT_TRUE(e.SetIfNewer("payload", roomy, Stamp{1, "tomcatA"}));
+  ASSERT_EQ(e.slots.size(), 1u);
+  EXPECT_EQ(e.slots[0].json, value);
+  EXPECT_LE(e.slots[0].json.capacity(), value.size() + 32);
+  std::string longer = value + value;
+  longer.reserve(4000);
+  ASSERT_TRUE(e.SetIfNewer("payload", longer, Stamp{2, "tomcatA"}));  // a replaced value too
+  EXPECT_LE(e.slots[0].json.capacity(), longer.size() + 32);
+  ASSERT_TRUE(e.SetIfNewer("small", std::string("1"), Stamp{3, "tomcatA"}));  // SSO stays as is
+  EXPECT_EQ(e.FindLive("small")->json, "1");
 }
 
 }  // namespace

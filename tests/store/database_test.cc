@@ -123,6 +123,39 @@ TEST_F(DatabaseTest, WriteSessionsUpsertsAndDeletesTogether) {
   EXPECT_EQ(*db_->CountSessions(), 2u);
 }
 
+TEST_F(DatabaseTest, WriteSessionRowsUpsertsWhatTheSourceYieldsThenItsDeletes) {
+  ASSERT_TRUE(db_->UpsertSessions({MakeSession(Id(1)), MakeSession(Id(4))}).ok());
+  std::vector<session::Session> wanted = {MakeSession(Id(2)), MakeSession(Id(3), "")};
+  wanted[1].version = 9;
+  size_t next = 0, calls = 0;
+  std::string blob;  // one buffer for every row, as the persister does
+  Status st = db_->WriteSessionRows([&](SessionRow* row, std::vector<std::string>* deletes) {
+    ++calls;
+    if (next == 0) deletes->push_back(Id(1));
+    if (next == wanted.size()) {
+      deletes->push_back(Id(3));  // deletes apply after upserts: Id(3) ends absent
+      return false;
+    }
+    const session::Session& s = wanted[next++];
+    blob = session::EncodeSession(s);
+    *row = SessionRow{s.id, s.app, s.last_accessed_ms, blob};
+    return true;
+  });
+  ASSERT_TRUE(st.ok()) << st.ToString();
+  EXPECT_EQ(calls, 3u);
+  auto loaded = db_->LoadSessions();
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_EQ(loaded->sessions.size(), 2u);
+  EXPECT_EQ(loaded->sessions[0], wanted[0]);
+  EXPECT_EQ(loaded->sessions[1].id, Id(4));
+}
+
+TEST_F(DatabaseTest, WriteSessionRowsWithNothingToDoSucceeds) {
+  ASSERT_TRUE(db_->UpsertSessions({MakeSession(Id(1))}).ok());
+  EXPECT_TRUE(db_->WriteSessionRows([](SessionRow*, std::vector<std::string>*) { return false; }).ok());
+  EXPECT_EQ(*db_->CountSessions(), 1u);
+}
+
 TEST_F(DatabaseTest, UndecodableRowsAreSkippedAndCounted) {
   ASSERT_TRUE(db_->UpsertSessions({MakeSession(Id(1))}).ok());
   ExecRaw(path_, "INSERT INTO sessions VALUES ('junk', '/x', 0, x'DEADBEEF')");
