@@ -52,9 +52,24 @@ class Membership::Impl {
   /// Any thread: Shutdown on the loop, waited for.
   void Stop() { loop_->impl().RunAndWait([this] { Shutdown(); }); }
   void Leave();
+  /// Registration and the replay of the members already known run on the loop, where every
+  /// change is delivered, so a member that appeared before the callback existed (a heartbeat
+  /// can arrive between Start and OnChange) is reported exactly once, as appeared.
   void AddCallback(std::function<void(const Member&, std::optional<State>)> cb) {
-    std::lock_guard lock(mu_);
-    callbacks_.push_back(std::move(cb));
+    auto add = [this, cb = std::move(cb)] {
+      std::vector<Member> known;
+      {
+        std::lock_guard lock(mu_);
+        callbacks_.push_back(cb);
+        known = table_.Members();
+      }
+      for (const Member& m : known) cb(m, std::nullopt);
+    };
+    if (loop_->InLoop()) {
+      add();
+    } else {
+      loop_->impl().RunAndWait(add);
+    }
   }
   std::vector<Member> Members() const {
     std::lock_guard lock(mu_);

@@ -126,7 +126,8 @@ class Membership {
   std::vector<Member> Members() const;
   std::optional<Member> Find(std::string_view name) const;
   /// Called on the loop thread whenever a member's state or mode changes (or it appears), with
-  /// the state before (empty when it appeared). Registration is thread-safe.
+  /// the state before (empty when it appeared). Registration is thread-safe; members already
+  /// known when it is registered are replayed to it at once as appeared, so none is missed.
   void OnChange(std::function<void(const Member& member, std::optional<State> before)> callback);
   /// Sends goodbye heartbeats (SIGTERM) so members mark this node `left` at once: three goodbye
   /// datagrams back to back, and a GOODBYE message to every static member; heartbeating
