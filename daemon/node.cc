@@ -7,6 +7,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -22,16 +23,19 @@
 #include "admin/admin.h"
 #include "base/base.h"
 #include "container/container.h"
-#include "membership/membership.h"
 #include "metrics/metrics.h"
 #include "session/session.h"
 #include "store/store.h"
-#include "transport/transport.h"
+#include "daemon/cluster.h"
 
 namespace sessiond {
 namespace {
 
 constexpr int64_t kShutdownGraceMs = 10000;
+/// How long SIGTERM waits for queued deltas to reach the other members.
+constexpr int64_t kReplicationFlushMs = 5000;
+/// How long `sessctl sessions show` waits for the other members' versions.
+constexpr int64_t kHoldersTimeoutMs = 1000;
 
 void Notify(const char* state) {
 #ifdef SESSIOND_HAVE_SYSTEMD
@@ -99,11 +103,11 @@ struct Node {
   std::unique_ptr<store::SessionPersister> persister;
   metrics::Registry metrics;
   std::unique_ptr<container::Container> container;
-  // The cluster: one event loop owns membership (and, later, replication) state.
-  std::unique_ptr<transport::EventLoop> loop;
-  std::unique_ptr<transport::Transport> transport;
-  std::unique_ptr<membership::Membership> members;
+  std::unique_ptr<Cluster> cluster;  // null without a <Cluster>
   std::unique_ptr<admin::AdminServer> admin;
+  /// Where start-up stands: /readyz says ready only in kReady (DESIGN.md §7).
+  enum class Phase { kJoining, kReady, kFailed };
+  std::atomic<Phase> phase{Phase::kJoining};
 
   explicit Node(const config::NodeConfig& c) : config(c) {}
 
@@ -145,139 +149,53 @@ struct Node {
     return persister->Start();
   }
 
-  Status StartContainer() {
-    auto created = container::Container::Create(config, sessions.get(), &metrics);
+  /// Deploys the apps; the connector listens only after the state transfer (ServeDataPlane),
+  /// so a joining node never answers from a partial state: nginx moves those requests on.
+  Status CreateContainer() {
+    container::Container::Hooks hooks;
+    if (config.cluster.enabled) {
+      hooks.route_alive = [this](std::string_view route) {
+        return !cluster || cluster->RouteAlive(route);
+      };
+    }
+    auto created = container::Container::Create(config, sessions.get(), &metrics, std::move(hooks));
     if (!created.ok()) return created.status();
     container = std::move(created).value();
     for (const std::string& error : container->deploy_errors()) {
       SESSIOND_LOG(kError, "app not deployed", {"error", error});
       RecordEvent("deploy", "app not deployed: " + error);
     }
-    return container->Start();
-  }
-
-  Result<transport::Secret> LoadClusterSecret() const {
-    const std::string& file = config.sessiond.cluster_secret_file;
-    if (!file.empty()) return transport::LoadSecret(file);
-    SESSIOND_LOG(kWarn, "cluster is unauthenticated: frames carry a checksum only; set clusterSecretFile",
-                 {"receiver", config.cluster.receiver.address});
-    return transport::Secret{};
-  }
-
-  Status StartTransport(const transport::Secret& secret) {
-    const config::ReceiverConfig& r = config.cluster.receiver;
-    transport::TransportOptions options;
-    options.node_name = config.jvm_route;
-    options.address = r.address;
-    options.port = r.port;
-    options.auto_bind = r.auto_bind;
-    options.secret = secret;
-    options.insecure = config.sessiond.insecure;
-    auto started = transport::Transport::Start(loop.get(), options);
-    if (!started.ok()) return started.status().Annotate("cluster receiver");
-    transport = std::move(started).value();
     return Status::Ok();
   }
 
-  membership::MembershipOptions MembershipOptionsFor(const transport::Secret& secret) {
-    const config::MembershipConfig& m = config.cluster.membership;
-    membership::MembershipOptions options;
-    options.multicast = m.enabled;
-    options.group = m.address;
-    options.port = m.port;
-    options.frequency_ms = m.frequency_ms;
-    options.drop_time_ms = m.drop_time_ms;
-    // Multicast joins and sends on the receiver's interface unless `bind` says otherwise: a
-    // loopback node never multicasts onto a LAN.
-    options.bind = m.bind.empty() ? config.cluster.receiver.address : m.bind;
-    options.ttl = m.ttl;
-    options.domain = m.domain;
-    for (const config::StaticMember& s : config.cluster.static_members) {
-      options.static_members.push_back({s.host, s.port});
-    }
-    options.secret = secret;
-    options.observe_clock = [this](uint64_t hlc) { clock.Observe(hlc); };
-    return options;
-  }
-
-  membership::Heartbeat SelfHeartbeat() {
-    membership::Heartbeat hb;
-    hb.name = config.jvm_route;
-    hb.receiver_host = config.cluster.receiver.address;
-    hb.receiver_port = transport->port();
-    hb.admin_url = AdminUrl();
-    hb.build = SESSIOND_VERSION;
-    hb.sessions = sessions->Count();
-    hb.hlc = clock.Now();
-    return hb;
+  /// The cluster side (transport, membership, replication), started before the data plane
+  /// serves so that the Replicator sees every commit.
+  Status StartCluster() {
+    if (!config.cluster.enabled) return Status::Ok();
+    Cluster::Deps deps;
+    deps.config = &config;
+    deps.sessions = sessions.get();
+    deps.clock = &clock;
+    deps.metrics = &metrics;
+    deps.admin_url = [this] { return AdminUrl(); };
+    deps.record_event = [this](std::string kind, std::string node, std::string message,
+                               std::map<std::string, std::string> fields) {
+      store::EventRecord event;
+      event.kind = std::move(kind);
+      event.node = std::move(node);
+      event.message = std::move(message);
+      event.fields = std::move(fields);
+      (void)db->AppendEvent(event);
+    };
+    auto started = Cluster::Start(std::move(deps));
+    if (!started.ok()) return started.status();
+    cluster = std::move(started).value();
+    return Status::Ok();
   }
 
   std::string AdminUrl() const {
     return "http://" + config.sessiond.admin_address + ":" +
            std::to_string(admin ? admin->port() : config.sessiond.admin_port);
-  }
-
-  void OnMemberChange(const membership::Member& m, std::optional<membership::State> before) {
-    std::string now(membership::StateName(m.state));
-    std::string message = before ? m.info.name + " is " + now + " (was " +
-                                       std::string(membership::StateName(*before)) + ")"
-                                 : m.info.name + " joined";
-    SESSIOND_LOG(kInfo, "member", {"peer", m.info.name}, {"state", now},
-                 {"address", m.address().ToString()});
-    store::EventRecord event;
-    event.kind = "membership";
-    event.node = m.info.name;
-    event.message = message;
-    event.fields = {{"state", now}, {"address", m.address().ToString()},
-                    {"mode", std::string(membership::ModeName(m.info.mode))}};
-    (void)db->AppendEvent(event);
-  }
-
-  Status StartCluster() {
-    if (!config.cluster.enabled) return Status::Ok();
-    auto secret = LoadClusterSecret();
-    if (!secret.ok()) return secret.status().Annotate("clusterSecretFile");
-    loop = std::make_unique<transport::EventLoop>();
-    loop->Start();
-    SESSIOND_RETURN_IF_ERROR(StartTransport(*secret));
-    auto started = membership::Membership::Start(loop.get(), transport.get(),
-                                                 MembershipOptionsFor(*secret),
-                                                 [this] { return SelfHeartbeat(); });
-    if (!started.ok()) return started.status().Annotate("membership");
-    members = std::move(started).value();
-    members->OnChange([this](const membership::Member& m, std::optional<membership::State> before) {
-      OnMemberChange(m, before);
-    });
-    SESSIOND_LOG(kInfo, "cluster member", {"receiver", config.cluster.receiver.address + ":" +
-                                                           std::to_string(transport->port())},
-                 {"multicast", config.cluster.membership.enabled
-                                   ? config.cluster.membership.address + ":" +
-                                         std::to_string(config.cluster.membership.port)
-                                   : std::string("off")},
-                 {"authenticated", secret->present() ? "yes" : "no"});
-    return Status::Ok();
-  }
-
-  void RegisterClusterMetrics() {
-    if (!members) return;
-    metrics.AddRefresher([this] {
-      std::map<std::string, int> by_state = {{"alive", 1}, {"suspect", 0}, {"dead", 0}, {"left", 0}};
-      for (const membership::Member& m : members->Members()) ++by_state[std::string(membership::StateName(m.state))];
-      for (const auto& [state, count] : by_state) {
-        metrics.GetGauge("sessiond_members", "Cluster members by state, this node included", {{"state", state}})
-            ->Set(count);
-      }
-      transport::TransportStats t = transport->stats();
-      metrics.GetGauge("sessiond_cluster_frames_sent", "Cluster frames sent since start")->Set(double(t.frames_sent));
-      metrics.GetGauge("sessiond_cluster_frames_received", "Cluster frames received since start")->Set(double(t.frames_received));
-      metrics.GetGauge("sessiond_cluster_bytes_sent", "Cluster bytes sent since start")->Set(double(t.bytes_sent));
-      metrics.GetGauge("sessiond_cluster_bytes_received", "Cluster bytes received since start")->Set(double(t.bytes_received));
-      membership::MembershipStats ms = members->stats();
-      metrics.GetGauge("sessiond_cluster_auth_failures", "Frames and heartbeats that failed authentication since start")
-          ->Set(double(t.auth_failures + ms.heartbeats_rejected));
-      metrics.GetGauge("sessiond_heartbeat_lag_seconds", "Largest gap between heartbeats of alive members")
-          ->Set(double(ms.max_heartbeat_lag_ms) / 1000.0);
-    });
   }
 
   admin::StatusInfo StatusNow() const {
@@ -288,6 +206,13 @@ struct Node {
     info.uptime_ms = WallMillis() - started_ms;
     info.sessions = sessions->Count();
     info.apps = container->Apps().size();
+    if (cluster) {
+      replication::StateTransferProgress p = cluster->progress();
+      info.state_transfer.state = std::string(replication::StateTransferStateName(p.state));
+      info.state_transfer.received = p.received;
+      info.state_transfer.expected = p.expected;
+      info.members = cluster->Counts();
+    }
     return info;
   }
 
@@ -317,6 +242,16 @@ struct Node {
     return admin::EventRecord{e.seq, e.time_ms, e.kind, e.node, e.message, fields};
   }
 
+  /// Every member's version of `id` (sessctl sessions show), this node first.
+  std::vector<admin::HolderInfo> Holders(const std::string& id) const {
+    std::vector<admin::HolderInfo> out;
+    if (!cluster) return out;
+    for (const replication::Holder& h : cluster->Holders(id, kHoldersTimeoutMs)) {
+      out.push_back({h.node, h.version, h.answered});
+    }
+    return out;
+  }
+
   admin::AdminServices Services() {
     admin::AdminServices services;
     services.sessions = sessions.get();
@@ -328,7 +263,13 @@ struct Node {
     services.record_event = [this](std::string kind, std::string message) {
       RecordEvent(kind, message);
     };
-    services.ready = [] { return true; };
+    services.ready = [this] { return phase.load() == Phase::kReady; };
+    if (config.cluster.enabled) {
+      services.members = [this] {
+        return cluster ? cluster->MemberRows(sessions->Count()) : std::vector<admin::MemberInfo>{};
+      };
+      services.holders = [this](const std::string& id) { return Holders(id); };
+    }
     return services;
   }
 
@@ -363,31 +304,75 @@ struct Node {
     });
   }
 
+  /// Everything but the data plane: the cluster starts before the admin endpoint (which then
+  /// answers /readyz 503 while this node joins) and before any request can commit.
   Status Start() {
     SESSIOND_RETURN_IF_ERROR(OpenStore());
     SESSIOND_RETURN_IF_ERROR(StartSessions());
-    SESSIOND_RETURN_IF_ERROR(StartContainer());
-    SESSIOND_RETURN_IF_ERROR(StartAdmin());
+    SESSIOND_RETURN_IF_ERROR(CreateContainer());
     SESSIOND_RETURN_IF_ERROR(StartCluster());
+    SESSIOND_RETURN_IF_ERROR(StartAdmin());
     RegisterStoreMetrics();
-    RegisterClusterMetrics();
     RecordEvent("node", "node " + config.jvm_route + " started");
     return Status::Ok();
   }
 
-  /// The order of DESIGN.md §8: stop accepting and finish in-flight requests, persist, exit.
+  /// Pulls the cluster's sessions (when clustered), then serves. A failed transfer leaves the
+  /// node up but not ready and not serving, so `sessctl status` can say why (sessiond(8)).
+  Status JoinAndServe() {
+    if (cluster) {
+      Status joined = cluster->Join();
+      if (!joined.ok()) {
+        phase = Phase::kFailed;
+        RecordEvent("replication", "state transfer failed: " + joined.message());
+        return joined;
+      }
+      replication::StateTransferProgress p = cluster->progress();
+      if (p.state == replication::StateTransferProgress::State::kDone) {
+        SESSIOND_LOG(kInfo, "state transfer done", {"from", p.from},
+                     {"sessions", std::to_string(p.received)},
+                     {"ms", std::to_string(cluster->transfer_ms())});
+        RecordEvent("replication", "state transfer from " + p.from + ": " +
+                                       std::to_string(p.received) + " sessions in " +
+                                       std::to_string(cluster->transfer_ms()) + " ms");
+      }
+    }
+    SESSIOND_RETURN_IF_ERROR(container->Start());
+    phase = Phase::kReady;
+    return Status::Ok();
+  }
+
+  /// expireSessionsOnShutdown="true": this node invalidates every session of its distributable
+  /// apps as it stops, and the invalidations replicate, so they end everywhere (Tomcat's
+  /// meaning). Committed in batches so no one delta grows without bound.
+  void ExpireSessionsOnShutdown() {
+    if (!config.cluster.manager.expire_sessions_on_shutdown) return;
+    size_t expired = 0;
+    for (const container::AppInfo& app : container->Apps()) {
+      if (!app.distributable) continue;
+      session::ListFilter filter;
+      filter.app = app.path;
+      for (const session::Session& s : sessions->List(filter)) {
+        session::EventBatch batch;
+        if (sessions->Invalidate(s.id, &batch).ok()) ++expired;
+        sessions->Commit(&batch);
+      }
+    }
+    SESSIOND_LOG(kInfo, "expired sessions on shutdown", {"sessions", std::to_string(expired)});
+  }
+
+  /// The order of DESIGN.md §8: stop accepting and finish in-flight requests, flush replication,
+  /// say goodbye, persist, exit.
   void Stop() {
     Notify("STOPPING=1");
     if (container) container->Shutdown(kShutdownGraceMs);
-    if (members) members->Leave();  // members mark us `left` at once, not dead after dropTime
+    if (cluster && phase.load() == Phase::kReady) ExpireSessionsOnShutdown();
+    if (cluster) cluster->Stop(kReplicationFlushMs);
     if (admin) admin->Stop();
     if (persister) {
       Status flushed = persister->Stop();
       if (!flushed.ok()) SESSIOND_LOG(kError, "final session flush failed", {"error", flushed.message()});
     }
-    members.reset();
-    transport.reset();
-    if (loop) loop->Stop();
     if (db) {
       RecordEvent("node", "node " + config.jvm_route + " stopped");
       (void)db->Checkpoint();
@@ -426,12 +411,22 @@ int RunNode(const config::NodeConfig& config) {
     node.Stop();
     return 1;
   }
-  Notify("READY=1");
-  SESSIOND_LOG(kInfo, "serving", {"node", config.jvm_route},
-               {"http", config.connector.address + ":" + std::to_string(node.container->http_port())},
-               {"admin", config.sessiond.admin_address + ":" + std::to_string(node.admin->port())},
-               {"data_dir", config.sessiond.data_dir},
-               {"startup_ms", std::to_string(WallMillis() - node.started_ms)});
+  // SIGTERM during the state transfer stays pending (blocked) and is taken by WaitForStop as soon
+  // as the transfer ends: at most stateTransferTimeout.
+  Status joined = node.JoinAndServe();
+  if (joined.ok()) {
+    Notify("READY=1");
+    SESSIOND_LOG(kInfo, "serving", {"node", config.jvm_route},
+                 {"http", config.connector.address + ":" + std::to_string(node.container->http_port())},
+                 {"admin", config.sessiond.admin_address + ":" + std::to_string(node.admin->port())},
+                 {"data_dir", config.sessiond.data_dir},
+                 {"startup_ms", std::to_string(WallMillis() - node.started_ms)});
+  } else {
+    // Not ready, not serving, still answering the admin API: `sessctl status` shows the state
+    // transfer failed and why; never a silent partial state (sessiond(8), START-UP).
+    SESSIOND_LOG(kError, "not serving: the node could not join the cluster", {"error", joined.message()});
+    Notify(("STATUS=state transfer failed: " + joined.message()).c_str());
+  }
   WaitForStop(handled, node);
   node.Stop();
   SESSIOND_LOG(kInfo, "stopped");

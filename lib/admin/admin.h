@@ -79,6 +79,13 @@ struct MemberInfo {
   bool is_static = false;       ///< a static member (probed), not found by multicast
 };
 
+/// One member's copy of a session (GET /v1/sessions/{id} "holders").
+struct HolderInfo {
+  std::string node;
+  std::optional<uint64_t> version;  ///< nullopt: that member does not hold it (or did not answer)
+  bool answered = true;             ///< false: the member did not answer in time
+};
+
 /// One entry of the event log (membership, deploy, drain, admin).
 struct EventRecord {
   int64_t seq = 0;           ///< increasing; the `since` cursor
@@ -112,6 +119,9 @@ struct AdminServices {
   std::function<bool()> ready;
   /// Every member this node knows, itself included (is_self, alive), in any order.
   std::function<std::vector<MemberInfo>()> members;
+  /// Which version of session `id` each member holds, this node first (asks the members; may
+  /// take up to a second). Empty callback: this node's own copy is the only holder shown.
+  std::function<std::vector<HolderInfo>(const std::string& id)> holders;
 };
 
 /// The admin token file, read or freshly made.

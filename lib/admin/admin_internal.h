@@ -59,6 +59,7 @@ class Api {
   Response GetStatus(const Request& req) const;
   Response ListSessions(const Request& req) const;
   Response ShowSession(const Request& req, const std::string& id) const;
+  nlohmann::json HoldersJson(const std::string& id, uint64_t own_version) const;
   Response DeleteSession(const Request& req, const std::string& id) const;
   Response ExpireSessions(const Request& req) const;
   Response ListApps(const Request& req) const;

@@ -105,6 +105,20 @@ Response Api::ListSessions(const Request& req) const {
   return JsonResponse({{"items", items}, {"next_cursor", next}});
 }
 
+/// [{"node", "version" (null when not held), "answered"}], this node first.
+json Api::HoldersJson(const std::string& id, uint64_t own_version) const {
+  if (!services_.holders) {
+    return json::array({{{"node", services_.node_name}, {"version", own_version}, {"answered", true}}});
+  }
+  json out = json::array();
+  for (const HolderInfo& h : services_.holders(id)) {
+    out.push_back({{"node", h.node},
+                   {"version", h.version ? json(*h.version) : json()},
+                   {"answered", h.answered}});
+  }
+  return out;
+}
+
 Response Api::ShowSession(const Request& req, const std::string& id) const {
   if (Status st = CheckId(id); !st.ok()) return ErrorResponse(st);
   if (!services_.sessions) return ErrorResponse(Status::Unavailable("no session store"));
@@ -112,8 +126,7 @@ Response Api::ShowSession(const Request& req, const std::string& id) const {
   if (!s) return ErrorResponse(Status::NotFound("no session " + id));
   json body = SummaryJson(*s, WallMillis());
   body["attributes"] = AttributesJson(*s);
-  // Other members' copies join this list when the cluster modules land.
-  body["holders"] = json::array({{{"node", services_.node_name}, {"version", s->version}}});
+  body["holders"] = HoldersJson(id, s->version);
   return JsonResponse(body);
 }
 

@@ -1,0 +1,313 @@
+#include "daemon/cluster.h"
+
+#include <chrono>
+#include <thread>
+
+namespace sessiond {
+namespace {
+
+/// Frames to one peer keep their order only over one connection (transport.h), and deltas of
+/// one session must arrive in version order, or every reordering costs a gap fetch.
+constexpr int kConnectionsPerPeer = 1;
+
+std::string_view StateWord(membership::State s) { return membership::StateName(s); }
+
+admin::MemberInfo ToMemberInfo(const membership::Member& m) {
+  admin::MemberInfo row;
+  row.name = m.info.name;
+  row.address = m.address().ToString();
+  row.admin_url = m.info.admin_url;
+  row.state = std::string(StateWord(m.state));
+  row.mode = std::string(membership::ModeName(m.info.mode));
+  row.sessions = m.info.sessions;
+  row.last_seen_ms = m.last_seen_ms;
+  row.state_since_ms = m.state_since_ms;
+  row.version = m.info.build;
+  row.protocol = m.info.protocol;
+  row.incarnation = m.info.start_ms;
+  row.is_static = m.is_static;
+  return row;
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Cluster>> Cluster::Start(Deps deps) {
+  std::unique_ptr<Cluster> cluster(new Cluster(std::move(deps)));
+  const config::NodeConfig& config = *cluster->deps_.config;
+  transport::Secret secret;
+  if (!config.sessiond.cluster_secret_file.empty()) {
+    auto loaded = transport::LoadSecret(config.sessiond.cluster_secret_file);
+    if (!loaded.ok()) return loaded.status().Annotate("clusterSecretFile");
+    secret = *loaded;
+  } else {
+    SESSIOND_LOG(kWarn, "cluster is unauthenticated: frames carry a checksum only; set clusterSecretFile",
+                 {"receiver", config.cluster.receiver.address});
+  }
+  cluster->loop_ = std::make_unique<transport::EventLoop>();
+  cluster->loop_->Start();
+  SESSIOND_RETURN_IF_ERROR(cluster->StartTransport(secret));
+  SESSIOND_RETURN_IF_ERROR(cluster->StartMembership(secret));
+  SESSIOND_RETURN_IF_ERROR(cluster->StartReplicator());
+  cluster->RegisterMetrics();
+  SESSIOND_LOG(kInfo, "cluster member",
+               {"receiver", config.cluster.receiver.address + ":" +
+                                std::to_string(cluster->transport_->port())},
+               {"multicast", config.cluster.membership.enabled
+                                 ? config.cluster.membership.address + ":" +
+                                       std::to_string(config.cluster.membership.port)
+                                 : std::string("off")},
+               {"authenticated", secret.present() ? "yes" : "no"},
+               {"send_mode", std::to_string(config.cluster.channel_send_options)});
+  return cluster;
+}
+
+Cluster::~Cluster() { Stop(0); }
+
+Status Cluster::StartTransport(const transport::Secret& secret) {
+  const config::ReceiverConfig& r = deps_.config->cluster.receiver;
+  transport::TransportOptions options;
+  options.node_name = deps_.config->jvm_route;
+  options.address = r.address;
+  options.port = r.port;
+  options.auto_bind = r.auto_bind;
+  options.secret = secret;
+  options.insecure = deps_.config->sessiond.insecure;
+  options.connections_per_peer = kConnectionsPerPeer;
+  auto started = transport::Transport::Start(loop_.get(), options);
+  if (!started.ok()) return started.status().Annotate("cluster receiver");
+  transport_ = std::move(started).value();
+  return Status::Ok();
+}
+
+membership::MembershipOptions Cluster::MembershipOptionsFor(const transport::Secret& secret) const {
+  const config::MembershipConfig& m = deps_.config->cluster.membership;
+  membership::MembershipOptions options;
+  options.multicast = m.enabled;
+  options.group = m.address;
+  options.port = m.port;
+  options.frequency_ms = m.frequency_ms;
+  options.drop_time_ms = m.drop_time_ms;
+  // Multicast joins and sends on the receiver's interface unless `bind` says otherwise: a
+  // loopback node never multicasts onto a LAN.
+  options.bind = m.bind.empty() ? deps_.config->cluster.receiver.address : m.bind;
+  options.ttl = m.ttl;
+  options.domain = m.domain;
+  for (const config::StaticMember& s : deps_.config->cluster.static_members) {
+    options.static_members.push_back({s.host, s.port});
+  }
+  options.secret = secret;
+  options.observe_clock = [clock = deps_.clock](uint64_t hlc) { clock->Observe(hlc); };
+  return options;
+}
+
+membership::Heartbeat Cluster::SelfHeartbeat() const {
+  membership::Heartbeat hb;
+  hb.name = deps_.config->jvm_route;
+  hb.receiver_host = deps_.config->cluster.receiver.address;
+  hb.receiver_port = transport_->port();
+  hb.admin_url = deps_.admin_url ? deps_.admin_url() : "";
+  hb.build = SESSIOND_VERSION;
+  hb.sessions = deps_.sessions->Count();
+  hb.hlc = deps_.clock->Now();
+  return hb;
+}
+
+Status Cluster::StartMembership(const transport::Secret& secret) {
+  auto started = membership::Membership::Start(loop_.get(), transport_.get(),
+                                               MembershipOptionsFor(secret),
+                                               [this] { return SelfHeartbeat(); });
+  if (!started.ok()) return started.status().Annotate("membership");
+  members_ = std::move(started).value();
+  members_->OnChange([this](const membership::Member& m, std::optional<membership::State> before) {
+    OnMemberChange(m, before);
+  });
+  return Status::Ok();
+}
+
+Status Cluster::StartReplicator() {
+  const config::ClusterConfig& c = deps_.config->cluster;
+  replication::ReplicationOptions options;
+  options.node_name = deps_.config->jvm_route;
+  options.mode = transport::SendModeFromChannelOptions(c.channel_send_options);
+  options.state_transfer_timeout_ms = c.manager.state_transfer_timeout_ms;
+  options.alive_peers = [this] { return AlivePeers(); };
+  options.metrics = deps_.metrics;
+  auto started = replication::Replicator::Start(loop_.get(), transport_.get(), deps_.sessions,
+                                                std::move(options));
+  if (!started.ok()) return started.status().Annotate("replication");
+  replicator_ = std::move(started).value();
+  deps_.sessions->AddSink(replicator_.get());  // before the data plane serves (node.cc)
+  return Status::Ok();
+}
+
+std::vector<replication::Peer> Cluster::AlivePeers() const {
+  std::vector<replication::Peer> peers;
+  if (!members_) return peers;
+  for (const membership::Member& m : members_->Members()) {
+    if (m.state == membership::State::kAlive) peers.push_back({m.info.name, m.address()});
+  }
+  return peers;
+}
+
+/// Logs and records the change; a member that is alive again (after dead/suspect/left, or as a
+/// new incarnation) gets an anti-entropy round now rather than at the next periodic one.
+void Cluster::OnMemberChange(const membership::Member& m, std::optional<membership::State> before) {
+  std::string now(StateWord(m.state));
+  std::string message = before ? m.info.name + " is " + now + " (was " +
+                                     std::string(StateWord(*before)) + ")"
+                               : m.info.name + " joined";
+  SESSIOND_LOG(kInfo, "member", {"peer", m.info.name}, {"state", now},
+               {"address", m.address().ToString()});
+  if (deps_.record_event) {
+    deps_.record_event("membership", m.info.name, message,
+                       {{"state", now}, {"address", m.address().ToString()},
+                        {"mode", std::string(membership::ModeName(m.info.mode))}});
+  }
+  auto [it, first_seen] = incarnations_.try_emplace(m.info.name, m.info.start_ms);
+  bool new_incarnation = !first_seen && it->second != m.info.start_ms;
+  it->second = m.info.start_ms;
+  bool back = before && *before != membership::State::kAlive;
+  if (m.state == membership::State::kAlive && (back || new_incarnation) && replicator_) {
+    SESSIOND_LOG(kInfo, "reconciling with a returning member", {"peer", m.info.name});
+    replicator_->ReconcileWith({m.info.name, m.address()});
+  }
+}
+
+/// The first heartbeats arrive within one `frequency` (static members answer the first PING
+/// round); waiting up to twice that finds the members that are up, and one alive member is
+/// enough to pull the state from.
+void Cluster::WaitForFirstHeartbeats() const {
+  const config::MembershipConfig& m = deps_.config->cluster.membership;
+  int64_t wait_ms = 2 * m.frequency_ms + 100;
+  if (!deps_.config->cluster.static_members.empty()) wait_ms = std::max<int64_t>(wait_ms, 1500);
+  int64_t deadline = MonotonicMillis() + wait_ms;
+  while (MonotonicMillis() < deadline) {
+    if (!AlivePeers().empty()) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+Status Cluster::Join() {
+  WaitForFirstHeartbeats();
+  std::vector<replication::Peer> peers = AlivePeers();
+  SESSIOND_LOG(kInfo, "state transfer", {"alive_members", std::to_string(peers.size())});
+  int64_t start = MonotonicMillis();
+  Status transferred = replicator_->TransferState();
+  transfer_ms_ = MonotonicMillis() - start;  // the Replicator sets sessiond_state_transfer_seconds
+  return transferred;
+}
+
+void Cluster::Stop(int64_t flush_ms) {
+  if (stopped_) return;
+  stopped_ = true;
+  if (replicator_ && flush_ms > 0) {
+    Status flushed = replicator_->Flush(flush_ms);
+    if (!flushed.ok()) {
+      SESSIOND_LOG(kWarn, "replication queue not flushed before shutdown", {"error", flushed.message()});
+    }
+  }
+  if (members_) members_->Leave();  // members mark us `left` at once, not dead after dropTime
+  // The replicator borrows the transport and the loop: it goes first, the loop last.
+  replicator_.reset();
+  members_.reset();
+  transport_.reset();
+  if (loop_) loop_->Stop();
+}
+
+bool Cluster::RouteAlive(std::string_view route) const {
+  if (route == deps_.config->jvm_route) return true;
+  if (!members_) return false;
+  std::optional<membership::Member> m = members_->Find(route);
+  return m && m->state == membership::State::kAlive;
+}
+
+std::vector<admin::MemberInfo> Cluster::MemberRows(uint64_t own_sessions) const {
+  std::vector<admin::MemberInfo> rows;
+  if (members_) {
+    for (const membership::Member& m : members_->Members()) rows.push_back(ToMemberInfo(m));
+  }
+  membership::Heartbeat self = SelfHeartbeat();
+  admin::MemberInfo me;
+  me.name = self.name;
+  me.address = self.receiver_host + ":" + std::to_string(self.receiver_port);
+  me.admin_url = self.admin_url;
+  me.sessions = own_sessions;
+  me.last_seen_ms = WallMillis();
+  me.version = self.build;
+  me.protocol = membership::kProtocolVersion;
+  me.is_self = true;
+  rows.push_back(std::move(me));
+  return rows;
+}
+
+admin::MemberCounts Cluster::Counts() const {
+  admin::MemberCounts counts;
+  counts.alive = 1;  // this node
+  if (!members_) return counts;
+  for (const membership::Member& m : members_->Members()) {
+    switch (m.state) {
+      case membership::State::kAlive: ++counts.alive; break;
+      case membership::State::kSuspect: ++counts.suspect; break;
+      case membership::State::kDead: ++counts.dead; break;
+      case membership::State::kLeft: ++counts.left; break;
+    }
+  }
+  return counts;
+}
+
+replication::StateTransferProgress Cluster::progress() const {
+  return replicator_ ? replicator_->progress() : replication::StateTransferProgress{};
+}
+
+std::vector<replication::Holder> Cluster::Holders(const std::string& id, int64_t timeout_ms) const {
+  if (!replicator_) return {};
+  return replicator_->Holders(id, timeout_ms);
+}
+
+void Cluster::RegisterMetrics() {
+  metrics::Registry& r = *deps_.metrics;
+  r.AddRefresher([this, &r] {
+    if (!members_) return;
+    admin::MemberCounts c = Counts();
+    const std::map<std::string, uint64_t> by_state = {
+        {"alive", c.alive}, {"suspect", c.suspect}, {"dead", c.dead}, {"left", c.left}};
+    for (const auto& [state, count] : by_state) {
+      r.GetGauge("sessiond_members", "Cluster members by state, this node included", {{"state", state}})
+          ->Set(double(count));
+    }
+    transport::TransportStats t = transport_->stats();
+    r.GetGauge("sessiond_cluster_frames_sent", "Cluster frames sent since start")->Set(double(t.frames_sent));
+    r.GetGauge("sessiond_cluster_frames_received", "Cluster frames received since start")->Set(double(t.frames_received));
+    r.GetGauge("sessiond_cluster_bytes_sent", "Cluster bytes sent since start")->Set(double(t.bytes_sent));
+    r.GetGauge("sessiond_cluster_bytes_received", "Cluster bytes received since start")->Set(double(t.bytes_received));
+    membership::MembershipStats ms = members_->stats();
+    r.GetGauge("sessiond_cluster_auth_failures", "Frames and heartbeats that failed authentication since start")
+        ->Set(double(t.auth_failures + ms.heartbeats_rejected));
+    r.GetGauge("sessiond_heartbeat_lag_seconds", "Largest gap between heartbeats of alive members")
+        ->Set(double(ms.max_heartbeat_lag_ms) / 1000.0);
+    RefreshReplicationMetrics();
+  });
+}
+
+/// State-transfer progress as gauges. The Replicator registers the rest itself (deltas and bytes
+/// sent/applied, replication lag, sessiond_state_transfer_seconds).
+void Cluster::RefreshReplicationMetrics() {
+  metrics::Registry& r = *deps_.metrics;
+  replication::StateTransferProgress p = progress();
+  r.GetGauge("sessiond_state_transfer_received_sessions", "Sessions received by this node's state transfer")
+      ->Set(double(p.received));
+  r.GetGauge("sessiond_state_transfer_expected_sessions", "Sessions the state transfer's source held when it began")
+      ->Set(double(p.expected));
+  for (auto s : {replication::StateTransferProgress::State::kNone, replication::StateTransferProgress::State::kRunning,
+                 replication::StateTransferProgress::State::kDone, replication::StateTransferProgress::State::kFailed}) {
+    r.GetGauge("sessiond_state_transfer_state", "1 for the state this node's state transfer is in",
+               {{"state", std::string(replication::StateTransferStateName(s))}})
+        ->Set(p.state == s ? 1 : 0);
+  }
+}
+
+replication::ReplicationStats Cluster::stats() const {
+  return replicator_ ? replicator_->stats() : replication::ReplicationStats{};
+}
+
+}  // namespace sessiond

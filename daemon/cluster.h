@@ -1,0 +1,100 @@
+// The node's cluster side: the event loop, the transport receiver, membership and the
+// Replicator (DESIGN.md §5), wired together for one sessiond. node.cc owns one Cluster when a
+// <Cluster> is configured and decides when to call Join (before the data plane serves) and Stop.
+//
+// Start-up (Join): give membership a moment to find the others (the first heartbeats come within
+// one `frequency`; we wait up to 2 × frequency, or until a member is alive), then pull every
+// session from one alive member (Replicator::TransferState). A member that comes back (dead,
+// suspect or left -> alive, or a new incarnation) gets an anti-entropy round at once.
+//
+// Thread-safety: Start, Join and Stop run on the daemon's main thread. The read-only views
+// (Alive, MemberRows, Counts, progress, Holders) are thread-safe: HTTP and admin threads call them.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "admin/admin.h"
+#include "base/base.h"
+#include "config/config.h"
+#include "membership/membership.h"
+#include "metrics/metrics.h"
+#include "replication/replication.h"
+#include "session/session.h"
+#include "transport/transport.h"
+
+namespace sessiond {
+
+class Cluster {
+ public:
+  /// What the cluster borrows from the node; every pointer must outlive the Cluster.
+  struct Deps {
+    const config::NodeConfig* config = nullptr;
+    session::SessionStore* sessions = nullptr;
+    session::HybridClock* clock = nullptr;
+    metrics::Registry* metrics = nullptr;
+    /// "http://host:port" of this node's admin endpoint (for heartbeats); called on the loop.
+    std::function<std::string()> admin_url;
+    /// Appends to the node's event log (kind, node, message, fields). Thread-safe.
+    std::function<void(std::string kind, std::string node, std::string message,
+                       std::map<std::string, std::string> fields)>
+        record_event;
+  };
+
+  /// Starts the loop, the receiver, membership and the Replicator, and registers the Replicator
+  /// as a sink of the store (so every commit from here on replicates). Errors name the part
+  /// ("cluster receiver: …", "membership: …", "replication: …").
+  static Result<std::unique_ptr<Cluster>> Start(Deps deps);
+  ~Cluster();
+
+  /// Waits for the first heartbeats, then pulls the cluster's sessions. OK at once when no
+  /// member is alive; otherwise the Replicator's error ("state transfer from B failed after …").
+  Status Join();
+  /// SIGTERM: waits up to `flush_ms` for queued deltas, says goodbye, stops the loop. Idempotent.
+  void Stop(int64_t flush_ms);
+
+  /// True when `route` names this node or a member that is alive now (JvmRouteBinderValve).
+  bool RouteAlive(std::string_view route) const;
+  /// Every member this node knows plus its own row (is_self), for GET /v1/members.
+  std::vector<admin::MemberInfo> MemberRows(uint64_t own_sessions) const;
+  /// Members by state, this node included as alive.
+  admin::MemberCounts Counts() const;
+  replication::StateTransferProgress progress() const;
+  /// Which version of `id` each member holds (this node first); see Replicator::Holders.
+  std::vector<replication::Holder> Holders(const std::string& id, int64_t timeout_ms) const;
+  replication::ReplicationStats stats() const;
+  /// Milliseconds the state transfer took (0 before it ran or when there was nothing to pull).
+  int64_t transfer_ms() const { return transfer_ms_; }
+
+ private:
+  explicit Cluster(Deps deps) : deps_(std::move(deps)) {}
+  Status StartTransport(const transport::Secret& secret);
+  Status StartMembership(const transport::Secret& secret);
+  Status StartReplicator();
+  membership::MembershipOptions MembershipOptionsFor(const transport::Secret& secret) const;
+  membership::Heartbeat SelfHeartbeat() const;
+  void OnMemberChange(const membership::Member& m, std::optional<membership::State> before);
+  std::vector<replication::Peer> AlivePeers() const;
+  void WaitForFirstHeartbeats() const;
+  void RegisterMetrics();
+  void RefreshReplicationMetrics();
+
+  Deps deps_;
+  std::unique_ptr<transport::EventLoop> loop_;
+  std::unique_ptr<transport::Transport> transport_;
+  std::unique_ptr<membership::Membership> members_;
+  std::unique_ptr<replication::Replicator> replicator_;
+  int64_t transfer_ms_ = 0;
+  bool stopped_ = false;
+  /// The incarnation (start time) last seen per member: a restart that membership reports
+  /// without a dead phase still gets an anti-entropy round. Loop thread only.
+  std::map<std::string, int64_t> incarnations_;
+};
+
+}  // namespace sessiond
