@@ -1,5 +1,6 @@
 // The apps of a Host: the registry of contexts, deployment from <Context>, folders and WARs in
 // appBase, and the MIME table (apps_internal.h).
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -70,6 +71,9 @@ Status AppRegistry::DeployFolder(std::string context_path, const std::string& di
   struct stat st {};
   if (::stat(app->root_dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
     return Status::BadRequest(dir + ": not a folder");
+  int root_fd = ::open(app->root_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0) return Status::NotFound(dir + ": cannot open the folder");
+  app->root_fd = std::make_shared<const OwnedFd>(root_fd);
   std::string web_xml_path = app->root_dir + "/WEB-INF/web.xml";
   if (::stat(web_xml_path.c_str(), &st) == 0) {
     Result<std::string> text = ReadWholeFile(web_xml_path);

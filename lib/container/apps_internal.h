@@ -33,7 +33,11 @@ Result<WebXml> ParseWebXml(const std::string& xml, const std::string& file_label
 struct App {
   std::string path;      ///< context path: "/myapp"; "" for ROOT
   std::string name;      ///< "myapp"; "ROOT" for ""
-  std::string root_dir;  ///< absolute folder the files are served from
+  std::string root_dir;  ///< absolute folder the files are served from (no symlinks in it)
+  /// O_PATH descriptor of root_dir, opened at deploy: static files are opened beneath it, so a
+  /// request costs no walk from "/" and no realpath(). Null (an App built by hand, in tests):
+  /// files are opened by root_dir's path, with the same checks.
+  std::shared_ptr<const OwnedFd> root_fd;
   std::string source;    ///< the WAR or folder it was deployed from
   std::string sha256;    ///< of the WAR ("" for folders)
   uint64_t size_bytes = 0;

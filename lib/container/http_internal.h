@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -33,11 +34,28 @@ struct Request {
   std::optional<std::string> QueryParam(std::string_view name) const;
 };
 
-/// A body held in memory, or a byte range of a file that the connector streams.
+/// An open file descriptor, closed when its last owner lets go (shared by a Response and the
+/// connection streaming it).
+class OwnedFd {
+ public:
+  explicit OwnedFd(int fd) : fd_(fd) {}
+  ~OwnedFd();
+  OwnedFd(const OwnedFd&) = delete;
+  OwnedFd& operator=(const OwnedFd&) = delete;
+  int get() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+/// A byte range of a file that the connector streams.
 struct FileBody {
-  std::string path;
+  std::string path;  ///< what was served (logs, tests); opened only when `fd` is null
   uint64_t offset = 0;
   uint64_t length = 0;
+  /// The file already opened and checked by the handler: the connector reads this one, so what
+  /// is sent is exactly what was checked (no second lookup by path that a rename could redirect).
+  std::shared_ptr<const OwnedFd> fd;
 };
 
 struct Response {

@@ -113,7 +113,6 @@ class Connection : public std::enable_shared_from_this<Connection> {
     Touch();
   }
   ~Connection() {
-    if (file_fd_ >= 0) ::close(file_fd_);
     if (counted_lingering_) server_->lingering.fetch_sub(1, std::memory_order_relaxed);
     loop_->conns.erase(this);
     server_->open.fetch_sub(1, std::memory_order_relaxed);
@@ -163,7 +162,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   ConnectionInfo info_;
   std::string head_;
   std::string chunk_;
-  int file_fd_ = -1;
+  std::shared_ptr<const OwnedFd> file_;  ///< the file body being streamed
   uint64_t file_offset_ = 0, file_left_ = 0;
   bool keep_alive_ = true;
   bool head_request_ = false;
@@ -333,8 +332,13 @@ void Connection::BuildHead(uint64_t content_length, bool send_length) {
 }
 
 Status Connection::OpenFile(const FileBody& file) {
-  file_fd_ = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (file_fd_ < 0) return Status::NotFound("cannot open " + file.path);
+  if (file.fd) {
+    file_ = file.fd;
+  } else {
+    int fd = ::open(file.path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return Status::NotFound("cannot open " + file.path);
+    file_ = std::make_shared<const OwnedFd>(fd);
+  }
   file_offset_ = file.offset;
   file_left_ = file.length;
   return Status::Ok();
@@ -364,7 +368,7 @@ void Connection::WriteResponse() {
     return asio::async_write(socket_, asio::buffer(head_),
                              [self = shared_from_this()](error_code ec, size_t) { self->OnWritten(ec); });
   }
-  if (file_fd_ >= 0) return WriteFileChunk();
+  if (file_) return WriteFileChunk();
   std::array<asio::const_buffer, 2> buffers{asio::buffer(head_), asio::buffer(response_.body)};
   asio::async_write(socket_, buffers,
                     [self = shared_from_this()](error_code ec, size_t) { self->OnWritten(ec); });
@@ -375,7 +379,7 @@ void Connection::WriteResponse() {
 void Connection::WriteFileChunk() {
   size_t want = static_cast<size_t>(std::min<uint64_t>(file_left_, kFileChunk));
   chunk_.resize(want);
-  ssize_t got = want == 0 ? 0 : ::pread(file_fd_, chunk_.data(), want, static_cast<off_t>(file_offset_));
+  ssize_t got = want == 0 ? 0 : ::pread(file_->get(), chunk_.data(), want, static_cast<off_t>(file_offset_));
   if (got <= 0 && want > 0) {  // truncated under us: the promised length cannot be kept
     keep_alive_ = false;
     return Close();
@@ -389,8 +393,7 @@ void Connection::WriteFileChunk() {
     self->Touch();
     self->head_.clear();
     if (self->file_left_ > 0) return self->WriteFileChunk();
-    ::close(self->file_fd_);
-    self->file_fd_ = -1;
+    self->file_.reset();
     self->OnWritten(ec);
   });
 }

@@ -1,6 +1,7 @@
 // The small helpers of the project's own HTTP values (http_internal.h): header and cookie lookup,
 // query parameters, percent-decoding, and the JSON responses of the data plane.
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 #include <cctype>
 
@@ -49,6 +50,10 @@ std::optional<std::string_view> FindCookie(std::string_view header, std::string_
 }
 
 }  // namespace
+
+OwnedFd::~OwnedFd() {
+  if (fd_ >= 0) ::close(fd_);
+}
 
 std::optional<std::string_view> Request::Header(std::string_view name) const {
   for (const auto& [key, value] : headers)

@@ -1,5 +1,6 @@
 // ServeStatic: methods, welcome files and redirects, validators and conditional requests, ranges,
 // private folders, traversal and symlinks out of the app.
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -230,7 +231,34 @@ TEST_F(StaticFilesTest, SymlinksInsideTheAppAreServedButNotIntoWebInf) {
   EXPECT_EQ(Get("/config.xml").status, 404);
 }
 
-TEST_F(StaticFilesTest, FifosAreNeverOpened) {
+// Deployed apps open files beneath an O_PATH descriptor of their root (App::root_fd); the same
+// rules hold on that road, and the response carries the descriptor that was checked.
+TEST_F(StaticFilesTest, BeneathTheRootDescriptorTheSameRulesHold) {
+  int root_fd = ::open(app_.root_dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  ASSERT_GE(root_fd, 0);
+  app_.root_fd = std::make_shared<const OwnedFd>(root_fd);
+  ASSERT_EQ(::symlink(tmp_.Path("secret.txt").c_str(), (root_ + "/out.txt").c_str()), 0);
+  ASSERT_EQ(::symlink(tmp_.path().c_str(), (root_ + "/outdir").c_str()), 0);
+  ASSERT_EQ(::symlink("data.txt", (root_ + "/alias.txt").c_str()), 0);
+  ASSERT_EQ(::symlink("WEB-INF/web.xml", (root_ + "/config.xml").c_str()), 0);
+  ASSERT_EQ(::symlink("docs", (root_ + "/docs-link").c_str()), 0);
+  for (const char* p : {"/out.txt", "/outdir/secret.txt", "/config.xml", "/WEB-INF/web.xml",
+                        "/../secret.txt", "/missing", "/empty/"}) {
+    EXPECT_EQ(Get(p).status, 404) << p;
+  }
+  Response r = Get("/data.txt");
+  ASSERT_EQ(r.status, 200);
+  ASSERT_TRUE(r.file && r.file->fd);
+  char buf[16] = {};
+  EXPECT_EQ(::pread(r.file->fd->get(), buf, sizeof buf, 0), 10);
+  EXPECT_STREQ(buf, "0123456789");
+  EXPECT_EQ(Get("/alias.txt").status, 200);
+  EXPECT_EQ(Get("/").file->path, app_.root_dir + "/index.html");
+  EXPECT_EQ(Get("/docs-link/").status, 200);  // a folder symlinked inside the app: its welcome file
+  EXPECT_EQ(Get("/docs-link").status, 302);
+}
+
+TEST_F(StaticFilesTest, FifosAreNeverServed) {
   ASSERT_EQ(::mkfifo((root_ + "/pipe.txt").c_str(), 0644), 0);
   EXPECT_EQ(Get("/pipe.txt").status, 404);
 }
