@@ -285,32 +285,6 @@ TEST_F(AdminTest, BulkExpireOfRootLeavesOtherApps) {
   EXPECT_EQ(store_->Count(), 3u);
 }
 
-// ROOT's context path is "": app=ROOT and app=/ name it, and must not mean "every app".
-TEST_F(AdminTest, ListFilterAppRootMeansTheRootApp) {
-  std::vector<std::string> root = MakeSessions(2, "", 0);
-  MakeSessions(3, "/myapp", 0);
-  for (const char* query : {"app=ROOT", "app=/", "app=%2F"}) {
-    json items = GetJson(std::string("/v1/sessions?") + query)["items"];
-    ASSERT_EQ(items.size(), 2u) << query;
-    for (const json& item : items) EXPECT_EQ(item["app"], "") << query;
-  }
-  EXPECT_EQ(GetJson("/v1/sessions?app=myapp")["items"].size(), 3u);
-  EXPECT_EQ(GetJson("/v1/sessions?app=/myapp")["items"].size(), 3u);
-  EXPECT_EQ(GetJson("/v1/sessions?app=")["items"].size(), 5u);  // empty: every app
-  EXPECT_EQ(GetJson("/v1/sessions")["items"].size(), 5u);
-}
-
-TEST_F(AdminTest, BulkExpireOfRootLeavesOtherApps) {
-  MakeSessions(2, "", 2 * kHour);
-  MakeSessions(3, "/myapp", 2 * kHour);
-  auto res = client_->Post("/v1/sessions/expire", Auth(),
-                           R"({"app":"ROOT","idle_over_seconds":3600})", "application/json");
-  ASSERT_TRUE(res);
-  EXPECT_EQ(res->status, 200) << res->body;
-  EXPECT_EQ(json::parse(res->body)["expired"], 2);
-  EXPECT_EQ(store_->Count(), 3u);
-}
-
 TEST_F(AdminTest, BadListParametersAre400NamingTheParameter) {
   const std::pair<const char*, const char*> cases[] = {
       {"limit=0", "limit"},         {"limit=1001", "limit"},  {"limit=abc", "limit"},

@@ -31,9 +31,13 @@ TEST_F(NodeTest, ServerXmlNodeWritesTheSeedsAccessLog) {
   // The tutorial's Context points at /webapps/myapp; here the WAR in appBase deploys instead.
   xml = std::regex_replace(xml, std::regex("<Context [^>]*/>"), "");
   WriteFile(base_.Path("conf/server.xml"), xml);
-  StartNode({"--config", base_.Path("conf/server.xml"), "--http-address", "127.0.0.1"});
+  // The tutorial's receiver (192.168.0.42) is not on this machine; the node must run on loopback.
+  StartNode({"--config", base_.Path("conf/server.xml"), "--http-address", "127.0.0.1",
+             "--receiver-address", "127.0.0.1"});
   auto http = Http();
-  ASSERT_EQ(http.Get("/myapp/.session")->status, 200);
+  auto r = http.Get("/myapp/.session");
+  ASSERT_TRUE(r) << Log();
+  ASSERT_EQ(r->status, 200);
   ASSERT_EQ(StopNode(), 0);
   bool found = false;
   for (const auto& entry : std::filesystem::directory_iterator(base_.Path("logs"))) {
@@ -44,6 +48,16 @@ TEST_F(NodeTest, ServerXmlNodeWritesTheSeedsAccessLog) {
     EXPECT_TRUE(found) << log;
   }
   EXPECT_TRUE(found) << "no access log in " << base_.Path("logs");
+}
+
+TEST_F(NodeTest, SeedReceiverAddressWithoutSecretIsRefused) {
+  // The seed's cluster on a LAN address with no clusterSecretFile: refused, naming the fix.
+  WriteFile(base_.Path("conf/server.xml"), ReadFile(TestData("seed-server-fixed.xml")));
+  auto r = RunCommand({SESSIOND_BIN, "--config", base_.Path("conf/server.xml"), "--base-dir",
+                       base_.path(), "--http-address", "127.0.0.1"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("192.168.0.42"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--insecure"), std::string::npos) << r.err;
 }
 
 TEST_F(NodeTest, HostileWarIsRefusedAndOtherAppsServe) {
