@@ -106,19 +106,6 @@ Result<json> Client::Post(const std::string& path, const json& body) {
   return Finish(endpoint_, http_->Post(path.c_str(), body.dump(), "application/json"));
 }
 
-std::string UrlEncode(const std::string& s) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : s) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+std::string UrlEncode(const std::string& s) { return sessiond::PercentEncodePath(s); }
 
 }  // namespace sessctl

@@ -142,6 +142,9 @@ std::string FormatDurationMillis(int64_t ms);
 
 /// Lower-case hex of the bytes.
 std::string HexEncode(std::string_view bytes);
+/// Percent-encodes every byte but the unreserved ones (A-Z a-z 0-9 - . _ ~) and '/': a path for
+/// a URL or a Location header.
+std::string PercentEncodePath(std::string_view path);
 /// `n` random bytes from the OS CSPRNG (getrandom); aborts only if the kernel refuses.
 std::string RandomBytes(size_t n);
 /// Compares in time independent of where the strings differ (for tokens and MACs).

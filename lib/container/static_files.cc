@@ -278,20 +278,7 @@ bool IfRangeAllows(const Request& request, const std::string& etag, const std::s
 Response NotFound() { return Response::Error(404, "not found"); }
 
 /// Percent-encodes a decoded path for a Location header (keeps "/" and unreserved bytes).
-std::string EncodePath(std::string_view path) {
-  static const char* kHex = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : path) {
-    if (std::isalnum(c) || c == '/' || c == '-' || c == '.' || c == '_' || c == '~') {
-      out += static_cast<char>(c);
-    } else {
-      out += '%';
-      out += kHex[c >> 4];
-      out += kHex[c & 15];
-    }
-  }
-  return out;
-}
+std::string EncodePath(std::string_view path) { return PercentEncodePath(path); }
 
 Response RedirectToSlash(const App& app, const Request& request, std::string_view rel_path) {
   Response r;

@@ -83,3 +83,13 @@ TEST(LogTest, ParsesLevels) {
 
 }  // namespace
 }  // namespace sessiond
+
+namespace sessiond {
+namespace {
+TEST(TextTest, PercentEncodePathKeepsSlashesAndUnreserved) {
+  EXPECT_EQ(PercentEncodePath("/my app/a~b_c.d-e"), "/my%20app/a~b_c.d-e");
+  EXPECT_EQ(PercentEncodePath("3F.n?x=1&y"), "3F.n%3Fx%3D1%26y");
+  EXPECT_EQ(PercentEncodePath(std::string("\xff", 1)), "%FF");
+}
+}  // namespace
+}  // namespace sessiond
