@@ -290,6 +290,16 @@ std::string HexEncode(std::string_view bytes) {
   return out;
 }
 
+bool EqualsIgnoreCase(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
+      return false;
+  }
+  return true;
+}
+
 std::string PercentEncodePath(std::string_view path) {
   static constexpr char kDigits[] = "0123456789ABCDEF";
   std::string out;

@@ -142,6 +142,8 @@ std::string FormatDurationMillis(int64_t ms);
 
 /// Lower-case hex of the bytes.
 std::string HexEncode(std::string_view bytes);
+/// ASCII case-insensitive equality (HTTP header names, tokens).
+bool EqualsIgnoreCase(std::string_view a, std::string_view b);
 /// Percent-encodes every byte but the unreserved ones (A-Z a-z 0-9 - . _ ~) and '/': a path for
 /// a URL or a Location header.
 std::string PercentEncodePath(std::string_view path);

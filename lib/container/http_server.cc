@@ -38,10 +38,6 @@ constexpr size_t kFileChunk = 64 * 1024;  // streamed file bodies go out in chun
 
 std::string_view SV(beast::string_view s) { return {s.data(), s.size()}; }
 
-bool IEquals(std::string_view a, std::string_view b) {
-  return beast::iequals(beast::string_view(a.data(), a.size()), beast::string_view(b.data(), b.size()));
-}
-
 void AppendNumber(std::string* out, uint64_t n) {
   char buf[24];
   auto r = std::to_chars(buf, buf + sizeof buf, n);
@@ -205,7 +201,7 @@ void Connection::OnHeader(error_code ec) {
   state_ = State::kReading;
   if (parser_->is_done()) return Handle();
   auto expect = parser_->get().find(http::field::expect);
-  if (expect != parser_->get().end() && IEquals(SV(expect->value()), "100-continue")) {
+  if (expect != parser_->get().end() && EqualsIgnoreCase(SV(expect->value()), "100-continue")) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     asio::async_write(socket_, asio::buffer(kContinue.data(), kContinue.size()),
                       [self = shared_from_this()](error_code ec, size_t) {
@@ -310,8 +306,8 @@ void Connection::BuildHead(uint64_t content_length, bool send_length) {
   head_ += "\r\nServer: sessiond\r\nDate: ";
   head_ += HttpDateNow();
   for (const auto& [name, value] : response_.headers) {
-    if (IEquals(name, "Content-Length") || IEquals(name, "Connection") ||
-        IEquals(name, "Date") || IEquals(name, "Server") || IEquals(name, "Transfer-Encoding")) {
+    if (EqualsIgnoreCase(name, "Content-Length") || EqualsIgnoreCase(name, "Connection") ||
+        EqualsIgnoreCase(name, "Date") || EqualsIgnoreCase(name, "Server") || EqualsIgnoreCase(name, "Transfer-Encoding")) {
       continue;
     }
     head_ += "\r\n";

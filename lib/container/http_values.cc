@@ -11,14 +11,6 @@
 namespace sessiond::container {
 namespace {
 
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
@@ -57,13 +49,13 @@ OwnedFd::~OwnedFd() {
 
 std::optional<std::string_view> Request::Header(std::string_view name) const {
   for (const auto& [key, value] : headers)
-    if (EqualsNoCase(key, name)) return std::string_view(value);
+    if (EqualsIgnoreCase(key, name)) return std::string_view(value);
   return std::nullopt;
 }
 
 std::optional<std::string_view> Request::Cookie(std::string_view name) const {
   for (const auto& [key, value] : headers) {
-    if (!EqualsNoCase(key, "Cookie")) continue;
+    if (!EqualsIgnoreCase(key, "Cookie")) continue;
     if (auto found = FindCookie(value, name)) return found;
   }
   return std::nullopt;
@@ -87,7 +79,7 @@ std::optional<std::string> Request::QueryParam(std::string_view name) const {
 
 void Response::SetHeader(std::string name, std::string value) {
   for (auto& [key, old] : headers) {
-    if (EqualsNoCase(key, name)) {
+    if (EqualsIgnoreCase(key, name)) {
       old = std::move(value);
       return;
     }
@@ -97,7 +89,7 @@ void Response::SetHeader(std::string name, std::string value) {
 
 std::optional<std::string_view> Response::Header(std::string_view name) const {
   for (const auto& [key, value] : headers)
-    if (EqualsNoCase(key, name)) return std::string_view(value);
+    if (EqualsIgnoreCase(key, name)) return std::string_view(value);
   return std::nullopt;
 }
 

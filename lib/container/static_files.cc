@@ -42,17 +42,9 @@ struct FileInfo {
   int64_t mtime_ns = 0;  ///< whole timestamp in nanoseconds, for the ETag
 };
 
-bool EqualsNoCase(std::string_view a, std::string_view b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) !=
-        std::tolower(static_cast<unsigned char>(b[i])))
-      return false;
-  return true;
-}
 
 bool IsPrivate(std::string_view first_segment) {
-  return EqualsNoCase(first_segment, "WEB-INF") || EqualsNoCase(first_segment, "META-INF");
+  return EqualsIgnoreCase(first_segment, "WEB-INF") || EqualsIgnoreCase(first_segment, "META-INF");
 }
 
 /// Splits a request path into clean segments; nullopt when it must never be served.

@@ -93,3 +93,13 @@ TEST(TextTest, PercentEncodePathKeepsSlashesAndUnreserved) {
 }
 }  // namespace
 }  // namespace sessiond
+
+namespace sessiond {
+namespace {
+TEST(TextTest, EqualsIgnoreCaseIsAsciiCaseInsensitive) {
+  EXPECT_TRUE(EqualsIgnoreCase("Content-Type", "content-type"));
+  EXPECT_FALSE(EqualsIgnoreCase("Cookie", "Cookies"));
+  EXPECT_FALSE(EqualsIgnoreCase("WEB-INF", "WEB_INF"));
+}
+}  // namespace
+}  // namespace sessiond
