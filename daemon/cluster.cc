@@ -214,6 +214,11 @@ void Cluster::Stop(int64_t flush_ms) {
   if (loop_) loop_->Stop();
 }
 
+void Cluster::FetchMissing(std::string_view id, std::string_view owner) const {
+  constexpr int64_t kMissFetchTimeoutMs = 250;
+  if (replicator_) replicator_->FetchMissing(std::string(id), std::string(owner), kMissFetchTimeoutMs);
+}
+
 bool Cluster::RouteAlive(std::string_view route) const {
   if (route == deps_.config->jvm_route) return true;
   if (!members_) return false;

@@ -61,6 +61,9 @@ class Cluster {
 
   /// True when `route` names this node or a member that is alive now (JvmRouteBinderValve).
   bool RouteAlive(std::string_view route) const;
+  /// Container::Hooks::fetch_missing: the session from its owner, waiting at most
+  /// kMissFetchTimeoutMs (a frozen owner must not hold the request for long).
+  void FetchMissing(std::string_view id, std::string_view owner) const;
   /// Every member this node knows plus its own row (is_self), for GET /v1/members.
   std::vector<admin::MemberInfo> MemberRows(uint64_t own_sessions) const;
   /// Members by state, this node included as alive.

@@ -157,6 +157,9 @@ struct Node {
       hooks.route_alive = [this](std::string_view route) {
         return !cluster || cluster->RouteAlive(route);
       };
+      hooks.fetch_missing = [this](std::string_view id, std::string_view owner) {
+        if (cluster) cluster->FetchMissing(id, owner);
+      };
     }
     auto created = container::Container::Create(config, sessions.get(), &metrics, std::move(hooks));
     if (!created.ok()) return created.status();

@@ -67,6 +67,7 @@ class Container::Impl {
   void CountStatus(int status);
   Status CompileValves();
   void BindRoute(RequestSession* rs);
+  void FetchIfMissing(const App& app, std::optional<std::string_view> cookie_id);
   bool Filtered(const Request& request) const;
   void ExpiryLoop();
 
@@ -122,6 +123,15 @@ void Container::Impl::BindRoute(RequestSession* rs) {
   std::string_view route = session::RouteOf(s->id);
   if (route == config.jvm_route || hooks.route_alive(route)) return;
   if (rs->ChangeRoute(config.jvm_route).ok()) routes_rebound->Inc();
+}
+
+/// Hooks::fetch_missing, only for ids that another alive member wrote and this node lacks.
+void Container::Impl::FetchIfMissing(const App& app, std::optional<std::string_view> cookie_id) {
+  if (!hooks.fetch_missing || !hooks.route_alive || !app.web.distributable || !cookie_id) return;
+  std::string_view route = session::RouteOf(*cookie_id);
+  if (route.empty() || route == config.jvm_route || !hooks.route_alive(route)) return;
+  if (store->Contains(*cookie_id) || store->TombstoneOf(*cookie_id)) return;
+  hooks.fetch_missing(*cookie_id, route);
 }
 
 bool Container::Impl::Filtered(const Request& request) const {
@@ -204,7 +214,9 @@ Response Container::Impl::Dispatch(Request& request, session::EventBatch* batch,
   std::shared_ptr<const App> app = apps.Resolve(request.path);
   if (!app) return Response::Error(404, "no app at " + request.path);
   std::string_view rel = std::string_view(request.path).substr(app->path.size());
-  RequestSession rs(store, *app, request.Cookie("JSESSIONID"), batch);
+  std::optional<std::string_view> cookie_id = request.Cookie("JSESSIONID");
+  FetchIfMissing(*app, cookie_id);
+  RequestSession rs(store, *app, cookie_id, batch);
   rs.Current();
   if (bind_routes) BindRoute(&rs);
   Response response = IsSessionApiPath(rel) ? HandleSessionApi(api_options, request, rel, &rs)

@@ -54,6 +54,11 @@ class Container {
     /// Whether the node named by `route` (a session id's suffix) is alive; this node's own
     /// route counts as alive. Empty: JvmRouteBinderValve stays off.
     std::function<bool(std::string_view route)> route_alive;
+    /// A cookie of a distributable app names a session this node does not hold (nor buried),
+    /// and its route is another alive member: ask that member for it, blocking briefly, before
+    /// the request is served (its async delta may still be on the way). Empty: such a request
+    /// gets a new session, as in Tomcat.
+    std::function<void(std::string_view id, std::string_view owner)> fetch_missing;
   };
 
   /// Deploys the Host's apps (a bad app is reported by deploy_errors() and skipped) and prepares

@@ -90,7 +90,7 @@ std::string_view StateTransferStateName(StateTransferProgress::State s);  ///< n
 
 struct ReplicationStats {
   uint64_t deltas_sent = 0, deltas_applied = 0, delta_bytes_sent = 0, delta_bytes_received = 0;
-  uint64_t gaps_fetched = 0, send_failures = 0, ack_timeouts = 0;
+  uint64_t gaps_fetched = 0, misses_fetched = 0, send_failures = 0, ack_timeouts = 0;
   uint64_t anti_entropy_rounds = 0, anti_entropy_repaired = 0;
 };
 
@@ -125,6 +125,12 @@ class Replicator : public session::EventSink {
   /// Asks every alive member which version of `id` it holds (this node first), waiting at most
   /// `timeout_ms`. Called from admin threads.
   std::vector<Holder> Holders(const std::string& id, int64_t timeout_ms);
+  /// A request names a session this node does not hold and whose route is the alive member
+  /// `owner`: the owner wrote it moments ago and its delta is still on the way (async mode; nginx
+  /// round-robin sends the very next request here). Fetches it from the owner and merges it,
+  /// waiting at most `timeout_ms`. True when the session is here afterwards. Called from
+  /// connector threads; false at once on the loop thread or when `owner` is not alive.
+  bool FetchMissing(const std::string& id, const std::string& owner, int64_t timeout_ms);
   ReplicationStats stats() const;
 
   class Impl;

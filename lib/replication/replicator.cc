@@ -24,6 +24,9 @@ MetricHandles MetricsOf(metrics::Registry* r) {
   m.deltas_applied = r->GetCounter("sessiond_deltas_applied_total", "Deltas received and applied");
   m.bytes_sent = r->GetCounter("sessiond_delta_bytes_sent_total", "Delta bytes sent to peers");
   m.bytes_received = r->GetCounter("sessiond_delta_bytes_received_total", "Delta bytes received");
+  m.misses_fetched = r->GetCounter(
+      "sessiond_session_misses_fetched_total",
+      "Requests for a session not held here, fetched from the alive member its route names");
   m.lag = r->GetHistogram("sessiond_replication_lag_seconds",
                           "Commit on the writer to applied here, from the nodes' wall clocks");
   m.transfer_seconds = r->GetGauge("sessiond_state_transfer_seconds",
@@ -212,6 +215,10 @@ std::vector<Holder> Replicator::Holders(const std::string& id, int64_t timeout_m
   return impl_->core->Holders(id, timeout_ms);
 }
 
+bool Replicator::FetchMissing(const std::string& id, const std::string& owner, int64_t timeout_ms) {
+  return impl_->core->FetchMissing(id, owner, timeout_ms);
+}
+
 ReplicationStats Replicator::stats() const {
   const internal::Core& c = *impl_->core;
   ReplicationStats s;
@@ -220,6 +227,7 @@ ReplicationStats Replicator::stats() const {
   s.delta_bytes_sent = c.delta_bytes_sent;
   s.delta_bytes_received = c.delta_bytes_received;
   s.gaps_fetched = c.gaps_fetched;
+  s.misses_fetched = c.misses_fetched;
   s.send_failures = c.send_failures;
   s.ack_timeouts = c.ack_timeouts;
   s.anti_entropy_rounds = c.anti_entropy_rounds;

@@ -46,6 +46,7 @@ struct MetricHandles {
   metrics::Counter* deltas_applied = nullptr;
   metrics::Counter* bytes_sent = nullptr;
   metrics::Counter* bytes_received = nullptr;
+  metrics::Counter* misses_fetched = nullptr;
   metrics::Histogram* lag = nullptr;
   metrics::Gauge* transfer_seconds = nullptr;
 };
@@ -74,6 +75,8 @@ class Core : public std::enable_shared_from_this<Core> {
   /// something here, or why the fetch failed.
   void Fetch(const Peer& peer, std::vector<std::string> ids,
              std::function<void(Result<uint64_t>)> done);
+  /// Replicator::FetchMissing (any thread but the loop's).
+  bool FetchMissing(const std::string& id, const std::string& owner, int64_t timeout_ms);
 
   // state transfer (state_transfer.cc)
   void OnStateBatch(transport::Message m, transport::Transport::Reply reply);
@@ -102,7 +105,7 @@ class Core : public std::enable_shared_from_this<Core> {
 
   std::atomic<bool> stopped{false};
   std::atomic<uint64_t> deltas_sent{0}, deltas_applied{0}, delta_bytes_sent{0},
-      delta_bytes_received{0}, gaps_fetched{0}, send_failures{0}, ack_timeouts{0},
+      delta_bytes_received{0}, gaps_fetched{0}, misses_fetched{0}, send_failures{0}, ack_timeouts{0},
       anti_entropy_rounds{0}, anti_entropy_repaired{0};
 
   std::mutex inflight_mu;

@@ -173,6 +173,29 @@ void Core::Fetch(const Peer& peer, std::vector<std::string> ids,
                      });
 }
 
+bool Core::FetchMissing(const std::string& id, const std::string& owner, int64_t timeout_ms) {
+  if (stopped || loop->InLoop()) return false;  // the reply needs the loop thread
+  std::optional<Peer> peer = PeerNamed(owner);
+  if (!peer) return false;
+  ++misses_fetched;
+  if (metrics.misses_fetched) metrics.misses_fetched->Inc();
+  struct Done {
+    std::mutex mu;
+    std::condition_variable cv;
+    bool done = false;  // GUARDED_BY(mu)
+  };
+  auto done = std::make_shared<Done>();
+  Fetch(*peer, {id}, [done](Result<uint64_t>) {
+    std::lock_guard lock(done->mu);
+    done->done = true;
+    done->cv.notify_all();
+  });
+  std::unique_lock lock(done->mu);
+  done->cv.wait_for(lock, std::chrono::milliseconds(std::max<int64_t>(0, timeout_ms)),
+                    [&] { return done->done; });
+  return store->Contains(id);
+}
+
 bool Core::ApplyFetched(const FetchItem& item) {
   if (stopped) return false;  // the store's sinks may include a Replicator being destroyed
   switch (item.kind) {

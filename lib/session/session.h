@@ -213,6 +213,8 @@ class SessionStore {
   Result<Session> Access(std::string_view app, std::string_view id, EventBatch* out);
   /// The session without touching it; nullopt when absent or expired.
   std::optional<Session> Get(std::string_view id) const;
+  /// Whether Get(id) would find it (or the id is an alias of one), without copying it.
+  bool Contains(std::string_view id) const;
   /// EncodeSession(*Get(id)) written into `out` under the shard lock, straight from the store:
   /// no Session copy is made, and `out`'s capacity is reused (the persister encodes every changed
   /// session through one buffer). `info` (may be null) receives the row's columns. False, with

@@ -296,6 +296,14 @@ std::optional<Session> SessionStore::Get(std::string_view id) const {
   return internal::Snapshot(it->first, it->second);
 }
 
+bool SessionStore::Contains(std::string_view id) const {
+  const int64_t now = options_.wall_ms();
+  const ShardData& shard = ShardFor(id);
+  std::lock_guard lock(shard.mu);
+  auto it = shard.Find(id, now);
+  return it != shard.sessions.end() && !it->second.ExpiredAt(now);
+}
+
 bool SessionStore::EncodeInto(std::string_view id, std::string* out,
                               EncodedSessionInfo* info) const {
   const int64_t now = options_.wall_ms();

@@ -55,6 +55,7 @@ TEST_F(NginxE2eTest, TenRequestsKeepOneSessionWhileTheServingNodeAlternates) {
   CookieJar jar(&proxy);
   std::set<std::string> ids, nodes;
   std::vector<std::string> served_by;
+  std::string trace;
   for (int i = 1; i <= 10; ++i) {
     // One request per visit (a merge patch answers with the session), so round-robin sends
     // consecutive visits to different nodes, as the seed's browser reloads did.
@@ -65,9 +66,10 @@ TEST_F(NginxE2eTest, TenRequestsKeepOneSessionWhileTheServingNodeAlternates) {
     ids.insert(s["id"].get<std::string>());
     nodes.insert(s["node"].get<std::string>());
     served_by.push_back(s["node"]);
+    trace += std::to_string(i) + " " + s["node"].get<std::string>() + " " + s["id"].get<std::string>() + "\n";
     EXPECT_EQ(s["attributes"]["visits"], i) << "request " << i << " on " << s["node"];
   }
-  EXPECT_EQ(ids.size(), 1u) << "one session id through all ten requests";
+  EXPECT_EQ(ids.size(), 1u) << "one session id through all ten requests:\n" << trace << Logs();
   EXPECT_EQ(nodes, (std::set<std::string>{"demoA", "demoB"})) << "round-robin reached both";
   for (size_t i = 1; i < served_by.size(); ++i)
     EXPECT_NE(served_by[i], served_by[i - 1]) << "visit " << i + 1 << " was served by the same node";

@@ -119,6 +119,13 @@ class DemoNode {
     return nlohmann::json::parse(r->body, nullptr, false);
   }
   nlohmann::json Status() const { return AdminJson("/v1/status"); }
+  /// The /metrics page ("" when it does not answer).
+  std::string Metrics() const {
+    auto c = AdminNoAuth();
+    c.set_bearer_token_auth(ReadFile(RunDir() + "/admin.token"));
+    auto r = c.Get("/metrics");
+    return r && r->status == 200 ? r->body : "";
+  }
   /// How this node sees `member` ("" when it does not know it).
   std::string StateOf(const std::string& member) const {
     nlohmann::json members = AdminJson("/v1/members");
