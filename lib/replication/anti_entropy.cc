@@ -78,6 +78,8 @@ void Core::StartRound(const Peer& peer, bool ask_back) {
       self->rounds_running.erase(name);
       ++self->anti_entropy_rounds;
       self->anti_entropy_repaired += repaired;
+      if (self->metrics.anti_entropy_rounds) self->metrics.anti_entropy_rounds->Inc();
+      if (self->metrics.anti_entropy_repaired) self->metrics.anti_entropy_repaired->Inc(repaired);
     }
   };
   Message ask{kDigestType, EncodeDigestRequest(DigestRequest{ask_back})};

@@ -27,6 +27,11 @@ MetricHandles MetricsOf(metrics::Registry* r) {
   m.misses_fetched = r->GetCounter(
       "sessiond_session_misses_fetched_total",
       "Requests for a session not held here, fetched from the alive member its route names");
+  m.anti_entropy_rounds = r->GetCounter("sessiond_anti_entropy_rounds_total",
+                                       "Anti-entropy rounds run with a peer");
+  m.anti_entropy_repaired = r->GetCounter(
+      "sessiond_anti_entropy_repaired_total",
+      "Sessions and tombstones anti-entropy pulled from a peer that changed state here");
   m.lag = r->GetHistogram("sessiond_replication_lag_seconds",
                           "Commit on the writer to applied here, from the nodes' wall clocks");
   m.transfer_seconds = r->GetGauge("sessiond_state_transfer_seconds",

@@ -47,6 +47,8 @@ struct MetricHandles {
   metrics::Counter* bytes_sent = nullptr;
   metrics::Counter* bytes_received = nullptr;
   metrics::Counter* misses_fetched = nullptr;
+  metrics::Counter* anti_entropy_rounds = nullptr;
+  metrics::Counter* anti_entropy_repaired = nullptr;
   metrics::Histogram* lag = nullptr;
   metrics::Gauge* transfer_seconds = nullptr;
 };

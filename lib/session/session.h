@@ -111,6 +111,10 @@ struct Session {
   std::string last_node;           ///< node that served the last access
   uint64_t version = 0;
   bool distributable = true;
+  /// The id change (JvmRouteBinderValve) that gave the session this id; zero when it still has
+  /// the id it was created with. When two nodes hold one session under two ids (a split brain
+  /// renamed it), the later change wins everywhere (SessionStore::Merge).
+  Stamp id_stamp;
   std::map<std::string, Attribute> attributes;
   /// Removal markers: name -> stamp of the removal. Kept while the session lives so that a late,
   /// older set (LWW) cannot resurrect a removed attribute. Never shown in SessionToJson.
@@ -245,17 +249,21 @@ class SessionStore {
   /// capped by maxActiveSessions (every node holds every session). An invalidate for an unknown
   /// id still leaves a tombstone. With `republish`, only events that changed state are published.
   Status Apply(const Event& event, bool republish);
-  /// Puts a whole session in place (restore from SQLite, state transfer), unless a tombstone or a
-  /// newer version is already here. Returns whether it was taken.
+  /// Puts a whole session in place (restore from SQLite), unless a tombstone or a newer version
+  /// is already here; a session held under another id of its base is merged (as Merge). Returns
+  /// whether it was taken.
   bool Restore(Session session);
 
   /// Merges a whole remote session (gap repair, anti-entropy, state transfer): per attribute the
   /// higher Stamp wins (sets and removal markers alike), the latest access wins (node name breaks
   /// ties), version = the higher one, created = the earlier one. An absent session is inserted; a
-  /// tombstoned or moved id (alias) is left alone. Symmetric: merging A into B and B into A
-  /// gives both the same state. Returns whether anything changed; with `republish` a change is
-  /// published to the sinks as one kAccess event whose stamp.node is empty (a merge has no single
-  /// writer, so replication never re-sends it; persistence upserts the session).
+  /// tombstoned id is left alone. A session held here under another id of the same base (renamed
+  /// on one side of a partition, or on both) merges into one: the id changed last (id_stamp;
+  /// the smaller id on a tie) stays live and the other becomes its alias, on every node alike.
+  /// Symmetric: merging A into B and B into A gives both the same state. Returns whether anything
+  /// changed; with `republish` a change is published to the sinks as a kAccess event (preceded by
+  /// a kChangeId when the session was rekeyed here) whose stamp.node is empty (a merge has no
+  /// single writer, so replication never re-sends it; persistence upserts the session).
   bool Merge(const Session& remote, bool republish);
   /// The invalidation stamp of `id` when it is tombstoned now.
   std::optional<Stamp> TombstoneOf(std::string_view id) const;

@@ -46,16 +46,19 @@ Outcome ApplyCreate(ShardData& shard, const Event& ev, int64_t now) {
   e.version = std::max<uint64_t>(ev.version, 1);
   e.max_inactive_s = ev.max_inactive_s;
   e.distributable = ev.distributable;
-  shard.sessions.emplace(ev.session_id, std::move(e));
+  shard.Insert(ev.session_id, std::move(e));
   return {true, 1};
 }
 
 Outcome ApplyInvalidate(ShardData& shard, const Event& ev, int64_t now, int64_t until) {
-  auto it = shard.Find(ev.session_id, now);
+  auto it = shard.FindAnyId(ev.session_id, now);  // by any of its ids: one session per base
   if (it == shard.sessions.end()) {
     // Not here (yet): remember the id anyway, so its create cannot arrive late and resurrect it.
-    shard.tombstones[ev.session_id] = internal::Tombstone{ev.stamp, until};
+    shard.Entomb(ev.session_id, internal::Tombstone{ev.stamp, until});
     return {true, 0};
+  }
+  if (it->first != ev.session_id) {  // buried under the id it has here; the event's id too
+    shard.aliases[ev.session_id] = internal::Alias{it->first, until};
   }
   shard.Bury(it, ev.stamp, until);
   return {true, -1};
@@ -69,29 +72,32 @@ bool ApplyAccess(Entry& e, const Event& ev) {
   return true;
 }
 
-// Two concurrent id changes of one session on two nodes are not reconciled: the first one to
-// arrive wins here (failover of one session to two nodes at once is not a case we support).
+// Two id changes of one session (two nodes each re-issued it during a partition, or a change
+// arriving after a later one) are reconciled as Merge does: the later change wins everywhere,
+// and the losing id stays an alias of the winner (ShardData::Unify).
 Result<bool> ApplyChangeId(ShardData& shard, SessionMap::iterator it, const Event& ev,
                            int64_t until) {
-  if (it->first != ev.session_id) return false;  // found through an alias: already moved
   if (BaseOf(ev.value) != BaseOf(ev.session_id) || ev.value == ev.session_id) {
     return Status::BadRequest("bad id change " + ev.session_id + " -> " + ev.value);
   }
-  if (shard.sessions.count(ev.value)) {
-    return Status::Conflict("id change target " + ev.value + " exists");
-  }
-  shard.Rekey(it, ev.value, until);
-  return true;
+  std::string renamed_from;
+  const bool had_alias = shard.aliases.count(ev.value) > 0;
+  shard.Unify(it, ev.value, ev.stamp, until, &renamed_from);
+  return !renamed_from.empty() || (!had_alias && shard.aliases.count(ev.value) > 0);
 }
 
 // Events that change a session that must already be here.
 Result<Outcome> ApplyChange(ShardData& shard, const Event& ev, int64_t now, int64_t until) {
   auto it = shard.Find(ev.session_id, now);
-  if (it == shard.sessions.end()) {
-    bool moved = ev.type == EventType::kChangeId && shard.Find(ev.value, now) != shard.sessions.end();
-    if (moved) return Outcome{};  // the id change was applied before (a duplicate delivery)
-    return VersionGap(ev.session_id, 0, ev.version);
+  if (it == shard.sessions.end() && ev.type == EventType::kChangeId) {
+    it = shard.FindAnyId(ev.value, now);  // applied before, or another change of it won here
+    if (it != shard.sessions.end()) {
+      Result<bool> moved = ApplyChangeId(shard, it, ev, until);
+      if (!moved.ok()) return moved.status();
+      return Outcome{*moved, 0};
+    }
   }
+  if (it == shard.sessions.end()) return VersionGap(ev.session_id, 0, ev.version);
   Entry& e = it->second;
   if (ev.version > e.version + 1) return VersionGap(ev.session_id, e.version, ev.version);
   e.version = std::max(e.version, ev.version);
@@ -168,24 +174,28 @@ HlcTime MaxStamp(const Session& s) {
 
 bool SessionStore::Restore(Session session) {
   if (session.id.empty()) return false;
-  options_.clock->Observe(MaxStamp(session));
+  options_.clock->Observe(std::max(MaxStamp(session), session.id_stamp.time));
   const int64_t now = options_.wall_ms();
-  ShardData& shard = ShardFor(session.id);
-  std::lock_guard lock(shard.mu);
-  if (shard.Tombstoned(session.id, now)) return false;
-  auto alias = shard.aliases.find(session.id);
-  if (alias != shard.aliases.end() && alias->second.until_ms > now) return false;  // moved on
-  auto it = shard.sessions.find(session.id);
-  if (it != shard.sessions.end() && it->second.version >= session.version) return false;
-  std::string id = session.id;
-  Entry entry = internal::EntryOf(std::move(session));
-  if (it != shard.sessions.end()) {
-    it->second = std::move(entry);
-  } else {
-    shard.sessions.emplace(std::move(id), std::move(entry));
-    ++count_;
+  {
+    ShardData& shard = ShardFor(session.id);
+    std::lock_guard lock(shard.mu);
+    if (shard.Tombstoned(session.id, now)) return false;
+    auto it = shard.FindAnyId(session.id, now);
+    if (it == shard.sessions.end()) {
+      if (shard.TombstonedAnyId(session.id, now)) return false;
+      std::string id = session.id;
+      shard.Insert(std::move(id), internal::EntryOf(std::move(session)));
+      ++count_;
+      return true;
+    }
+    if (it->first == session.id) {
+      if (it->second.version >= session.version) return false;
+      it->second = internal::EntryOf(std::move(session));
+      return true;
+    }
   }
-  return true;
+  // Here under another id of its base: the two ids must become one, as a merge makes them.
+  return Merge(session, /*republish=*/false);
 }
 
 }  // namespace sessiond::session

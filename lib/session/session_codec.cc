@@ -1,8 +1,8 @@
 // The binary encoding of a Session: SQLite rows now, state transfer later.
 //
-// Layout, format version 1. All integers little-endian; `str` = u32 byte length + bytes.
+// Layout, format version 2. All integers little-endian; `str` = u32 byte length + bytes.
 //
-//   u8   format            = 1
+//   u8   format            = 2 (1 is still read: it has no id_stamp, which is then zero)
 //   str  id
 //   str  app
 //   i64  created_ms
@@ -11,6 +11,7 @@
 //   str  last_node
 //   u64  version
 //   u8   distributable     0 or 1
+//   u64  id_stamp.time, str id_stamp.node    (format 2 only: the id change that gave the id)
 //   u32  attribute count   then per attribute, names strictly ascending:
 //          str name, str json, u64 stamp.time, str stamp.node
 //   u32  removed count     then per removal marker, names strictly ascending:
@@ -27,7 +28,8 @@
 namespace sessiond::session {
 namespace {
 
-constexpr uint8_t kFormat = 1;
+constexpr uint8_t kFormat = 2;
+constexpr uint8_t kFormatWithoutIdStamp = 1;  // before split-brain renames converged
 // The least bytes one attribute / removal marker can take: three or two empty strings + a stamp.
 constexpr size_t kMinAttributeBytes = 4 + 4 + 8 + 4;
 constexpr size_t kMinRemovedBytes = 4 + 8 + 4;
@@ -144,6 +146,7 @@ std::string EncodeSession(const Session& s) {
   PutStr(&out, s.last_node);
   PutInt<uint64_t>(&out, s.version);
   PutInt<uint8_t>(&out, s.distributable ? 1 : 0);
+  PutStamp(&out, s.id_stamp);
   PutInt<uint32_t>(&out, static_cast<uint32_t>(s.attributes.size()));
   for (const auto& [name, attr] : s.attributes) {
     PutStr(&out, name);
@@ -179,6 +182,8 @@ void internal::EncodeEntry(std::string_view id, const Entry& e, std::string* out
   PutStr(out, e.last_node);
   PutInt<uint64_t>(out, e.version);
   PutInt<uint8_t>(out, e.distributable ? 1 : 0);
+  PutInt<uint64_t>(out, e.id_stamp.time);
+  PutStr(out, e.id_stamp.node);
   PutInt<uint32_t>(out, static_cast<uint32_t>(live));
   for (const Slot& slot : e.slots) {
     if (slot.removed) continue;
@@ -200,7 +205,7 @@ Result<Session> DecodeSession(std::string_view bytes) {
   Reader in(bytes);
   uint8_t format = in.Int<uint8_t>();
   if (!in.ok()) return Status::BadRequest("session encoding: empty");
-  if (format != kFormat) {
+  if (format != kFormat && format != kFormatWithoutIdStamp) {
     return Status::BadRequest("session encoding: unknown format " + std::to_string(format));
   }
   Session s;
@@ -212,6 +217,7 @@ Result<Session> DecodeSession(std::string_view bytes) {
   s.last_node = in.Str();
   s.version = in.Int<uint64_t>();
   uint8_t distributable = in.Int<uint8_t>();
+  if (format == kFormat) s.id_stamp = in.ReadStamp();
   if (!in.ok()) return Status::BadRequest("session encoding: truncated header");
   if (distributable > 1) return Status::BadRequest("session encoding: bad distributable flag");
   s.distributable = distributable == 1;

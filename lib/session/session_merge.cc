@@ -44,6 +44,8 @@ uint64_t EntryHash(const Entry& e) {
   h.U64(e.version);
   h.U64(static_cast<uint64_t>(e.last_accessed_ms));
   h.Str(e.last_node);
+  h.U64(e.id_stamp.time);
+  h.Str(e.id_stamp.node);
   for (const Slot& slot : e.slots) {  // sorted by name: one order on every node
     h.Str(slot.name);
     h.U64(slot.removed ? 1 : 0);
@@ -53,9 +55,13 @@ uint64_t EntryHash(const Entry& e) {
   return h.value();
 }
 
-// Folds `remote` into `e`; returns whether `e` changed.
-bool MergeInto(Entry& e, const Session& remote) {
+// Folds `remote` into `e` (`same_id`: kept under the remote's id); returns whether `e` changed.
+bool MergeInto(Entry& e, const Session& remote, bool same_id) {
   bool changed = false;
+  if (same_id && e.id_stamp < remote.id_stamp) {
+    e.id_stamp = remote.id_stamp;
+    changed = true;
+  }
   for (const auto& [name, attr] : remote.attributes) {
     changed |= e.SetIfNewer(name, attr.json, attr.stamp);
   }
@@ -80,7 +86,7 @@ bool MergeInto(Entry& e, const Session& remote) {
 }
 
 HlcTime MaxStampOf(const Session& s) {
-  HlcTime max = 0;
+  HlcTime max = s.id_stamp.time;
   for (const auto& [name, attr] : s.attributes) max = std::max(max, attr.stamp.time);
   for (const auto& [name, stamp] : s.removed) max = std::max(max, stamp.time);
   return max;
@@ -101,17 +107,26 @@ bool SessionStore::Merge(const Session& remote, bool republish) {
   options_.clock->Observe(MaxStampOf(remote));
   const int64_t now = options_.wall_ms();
   Event published;
+  Event renamed;
   {
     ShardData& shard = ShardFor(remote.id);
     std::lock_guard lock(shard.mu);
     if (shard.Tombstoned(remote.id, now)) return false;
-    auto it = shard.Find(remote.id, now);
-    if (it != shard.sessions.end() && it->first != remote.id) return false;  // moved on
+    auto it = shard.FindAnyId(remote.id, now);
     if (it == shard.sessions.end()) {
-      it = shard.sessions.emplace(remote.id, internal::EntryOf(remote)).first;
+      if (shard.TombstonedAnyId(remote.id, now)) return false;  // buried here by another id
+      it = shard.Insert(remote.id, internal::EntryOf(remote));
       ++count_;
-    } else if (!MergeInto(it->second, remote)) {
-      return false;
+    } else {
+      bool changed = false;
+      if (it->first != remote.id) {  // one session, two ids: the later id change wins
+        const size_t aliases = shard.aliases.size();
+        it = shard.Unify(it, remote.id, remote.id_stamp, now + options_.tombstone_ms,
+                         &renamed.session_id);
+        changed = !renamed.session_id.empty() || shard.aliases.size() != aliases;
+      }
+      changed |= MergeInto(it->second, remote, it->first == remote.id);
+      if (!changed) return false;
     }
     published.type = EventType::kAccess;
     published.app = it->second.app;
@@ -121,7 +136,16 @@ bool SessionStore::Merge(const Session& remote, bool republish) {
     published.distributable = it->second.distributable;
   }
   if (republish) {
-    EventBatch batch{std::move(published)};
+    EventBatch batch;
+    if (!renamed.session_id.empty()) {  // persistence drops the old id's row
+      renamed.type = EventType::kChangeId;
+      renamed.app = published.app;
+      renamed.version = published.version;
+      renamed.value = published.session_id;
+      renamed.distributable = published.distributable;
+      batch.push_back(std::move(renamed));
+    }
+    batch.push_back(std::move(published));
     Commit(&batch);
   }
   return true;
@@ -159,15 +183,16 @@ bool SessionStore::RestoreTombstone(const std::string& id, const Stamp& stamp, b
     ShardData& shard = ShardFor(id);
     std::lock_guard lock(shard.mu);
     if (shard.Tombstoned(id, now)) return false;
-    auto it = shard.Find(id, now);
+    auto it = shard.FindAnyId(id, now);  // an invalidation buries the session by any of its ids
     if (it != shard.sessions.end()) {
+      if (it->first != id) shard.aliases[id] = internal::Alias{it->first, until};
       published.app = it->second.app;
       published.version = it->second.version + 1;
       published.distributable = it->second.distributable;
       shard.Bury(it, stamp, until);
       --count_;
     } else {
-      shard.tombstones[id] = internal::Tombstone{stamp, until};
+      shard.Entomb(id, internal::Tombstone{stamp, until});
     }
   }
   if (republish) {

@@ -106,17 +106,91 @@ bool ShardData::Tombstoned(std::string_view id, int64_t now_ms) const {
   return it != tombstones.end() && it->second.until_ms > now_ms;
 }
 
+namespace {
+
+// Calls `fn(other_id)` for every id of `id`'s base with a route this shard knows, other than
+// `id` itself, until it returns true.
+template <typename Fn>
+bool AnyOtherId(const std::vector<std::string>& routes, std::string_view id, Fn fn) {
+  const std::string_view base = BaseOf(id);
+  std::string other;
+  for (const std::string& route : routes) {
+    other.assign(base);
+    if (!route.empty()) other.append(".").append(route);
+    if (other != id && fn(other)) return true;
+  }
+  return false;
+}
+
+}  // namespace
+
+SessionMap::iterator ShardData::FindAnyId(std::string_view id, int64_t now_ms) {
+  auto it = Find(id, now_ms);
+  if (it != sessions.end()) return it;
+  AnyOtherId(routes, id, [&](const std::string& other) {
+    it = Find(other, now_ms);
+    return it != sessions.end();
+  });
+  return it;
+}
+
+bool ShardData::TombstonedAnyId(std::string_view id, int64_t now_ms) const {
+  return Tombstoned(id, now_ms) || AnyOtherId(routes, id, [&](const std::string& other) {
+           return Tombstoned(other, now_ms);
+         });
+}
+
+void ShardData::NoteRoute(std::string_view id) {
+  std::string_view route = RouteOf(id);
+  if (std::find(routes.begin(), routes.end(), route) == routes.end()) routes.emplace_back(route);
+}
+
+SessionMap::iterator ShardData::Insert(std::string id, Entry entry) {
+  NoteRoute(id);
+  return sessions.emplace(std::move(id), std::move(entry)).first;
+}
+
+void ShardData::Entomb(const std::string& id, const Tombstone& tombstone) {
+  NoteRoute(id);
+  tombstones[id] = tombstone;
+}
+
+bool IdWins(std::string_view b, const Stamp& b_stamp, std::string_view a, const Stamp& a_stamp) {
+  if (a_stamp < b_stamp) return true;
+  if (b_stamp < a_stamp) return false;
+  return b < a;
+}
+
+SessionMap::iterator ShardData::Unify(SessionMap::iterator it, const std::string& other,
+                                      const Stamp& other_stamp, int64_t until_ms,
+                                      std::string* renamed_from) {
+  if (renamed_from) renamed_from->clear();
+  if (it->first == other) return it;
+  if (!IdWins(other, other_stamp, it->first, it->second.id_stamp) || sessions.count(other)) {
+    auto alias = aliases.find(other);
+    if (alias == aliases.end() || alias->second.target != it->first) {
+      NoteRoute(other);
+      aliases[other] = Alias{it->first, until_ms};
+    }
+    return it;
+  }
+  if (renamed_from) *renamed_from = it->first;
+  it = Rekey(it, other, until_ms);
+  it->second.id_stamp = other_stamp;
+  return it;
+}
+
 // Aliases are few (only ids changed by a failover), so walking them here is cheap.
 void ShardData::Bury(SessionMap::iterator it, const Stamp& stamp, int64_t until_ms) {
   const std::string id = it->first;
   sessions.erase(it);
-  tombstones[id] = Tombstone{stamp, until_ms};
+  Entomb(id, Tombstone{stamp, until_ms});
   for (auto a = aliases.begin(); a != aliases.end();) {
     if (a->second.target != id) {
       ++a;
       continue;
     }
-    tombstones[a->first] = Tombstone{stamp, until_ms};
+    Entomb(a->first, Tombstone{stamp, until_ms});
     a = aliases.erase(a);
   }
 }
@@ -127,6 +201,7 @@ SessionMap::iterator ShardData::Rekey(SessionMap::iterator it, const std::string
   auto node = sessions.extract(it);  // moves the entry without copying its attributes
   node.key() = new_id;
   auto inserted = sessions.insert(std::move(node));
+  NoteRoute(new_id);
   for (auto& [alias, target] : aliases) {
     if (target.target == old_id) target.target = new_id;  // chains of changes resolve in one hop
   }
@@ -145,6 +220,7 @@ Session Snapshot(const std::string& id, const Entry& e) {
   s.last_node = e.last_node;
   s.version = e.version;
   s.distributable = e.distributable;
+  s.id_stamp = e.id_stamp;
   for (const Slot& slot : e.slots) {
     if (slot.removed) {
       s.removed.emplace_hint(s.removed.end(), slot.name, slot.stamp);
@@ -164,6 +240,7 @@ Entry EntryOf(Session s) {
   e.version = s.version;
   e.max_inactive_s = s.max_inactive_s;
   e.distributable = s.distributable;
+  e.id_stamp = s.id_stamp;
   e.slots.reserve(s.attributes.size() + s.removed.size());
   for (auto& [name, attr] : s.attributes) {
     e.slots.push_back(Slot{name, std::move(attr.json), std::move(attr.stamp), false});
@@ -255,7 +332,7 @@ Result<Session> SessionStore::Create(std::string_view app, int32_t max_inactive_
     e.created_ms = e.last_accessed_ms = now;
     e.max_inactive_s = max_inactive_s;
     e.distributable = distributable;
-    auto it = shard.sessions.emplace(std::move(id), std::move(e)).first;
+    auto it = shard.Insert(std::move(id), std::move(e));
     Event ev = NextEvent(EventType::kCreate, it->first, it->second, LocalStamp(options_));
     ev.time_ms = now;
     ev.max_inactive_s = max_inactive_s;
@@ -383,7 +460,8 @@ Result<std::string> SessionStore::ChangeRoute(std::string_view id, std::string_v
   if (shard.sessions.count(new_id)) return Status::Conflict("session " + new_id + " exists");
   Event ev = NextEvent(EventType::kChangeId, it->first, it->second, LocalStamp(options_));
   ev.value = new_id;
-  shard.Rekey(it, new_id, now + options_.tombstone_ms);
+  it = shard.Rekey(it, new_id, now + options_.tombstone_ms);
+  it->second.id_stamp = ev.stamp;
   out->push_back(std::move(ev));
   return new_id;
 }

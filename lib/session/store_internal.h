@@ -87,6 +87,9 @@ struct Entry {
   uint64_t version = 0;
   int32_t max_inactive_s = 0;
   bool distributable = true;
+  /// The id change that gave the session the id it is kept under; zero for the id it was created
+  /// with. Decides which id stays live when two ids of one session meet (ShardData::Unify).
+  SlotStamp id_stamp;
   std::vector<Slot> slots;  ///< sorted by name
 
   bool ExpiredAt(int64_t now_ms) const {
@@ -131,16 +134,44 @@ struct alignas(64) ShardData {  // aligned: shards locked by different threads s
   SessionMap sessions;
   StringMap<Alias> aliases;
   StringMap<Tombstone> tombstones;
+  /// Every route suffix of an id this shard ever held (a session, an alias target or a
+  /// tombstone): a few node names. FindAnyId tries them to find another id of the same base.
+  std::vector<std::string> routes;
 
   /// The session under `id` or under a live alias of it; null when absent.
   SessionMap::iterator Find(std::string_view id, int64_t now_ms);
   SessionMap::const_iterator Find(std::string_view id, int64_t now_ms) const;
+  /// As Find, and else the session kept under another id of the same base (the same session
+  /// renamed elsewhere — a split brain's JvmRouteBinderValve — while its alias here is unknown or
+  /// expired). Replication's convergence paths use this; requests use Find.
+  SessionMap::iterator FindAnyId(std::string_view id, int64_t now_ms);
   bool Tombstoned(std::string_view id, int64_t now_ms) const;
+  /// As Tombstoned, for any id of the same base: an invalidation buries the session by all its ids.
+  bool TombstonedAnyId(std::string_view id, int64_t now_ms) const;
+  /// Adds a session (which must not be here under any id) and notes its route.
+  SessionMap::iterator Insert(std::string id, Entry entry);
+  /// Tombstones `id` (noting its route).
+  void Entomb(const std::string& id, const Tombstone& tombstone);
+  /// Two ids of one session met: `it` is kept here, `other` (same base, another id) comes with
+  /// `other_stamp` (its Entry::id_stamp). The later id change wins — Stamp order, an id never
+  /// changed has a zero stamp, the smaller id breaks a tie — so every node picks the same live id
+  /// whatever the order. When `other` wins the session is rekeyed to it (the current id becomes
+  /// an alias); else `other` becomes an alias of the current id. `renamed_from` (may be null)
+  /// receives the id the session left, empty when it stayed. Returns the session.
+  SessionMap::iterator Unify(SessionMap::iterator it, const std::string& other,
+                             const Stamp& other_stamp, int64_t until_ms,
+                             std::string* renamed_from);
   /// Drops the session, its aliases, and tombstones every one of its ids until `until_ms`.
   void Bury(SessionMap::iterator it, const Stamp& stamp, int64_t until_ms);
   /// Moves the session to `new_id` and leaves the old id as an alias until `until_ms`.
   SessionMap::iterator Rekey(SessionMap::iterator it, const std::string& new_id, int64_t until_ms);
+
+ private:
+  void NoteRoute(std::string_view id);
 };
+
+/// Whether `b`'s id (changed at `b_stamp`) stays live rather than `a`'s (see ShardData::Unify).
+bool IdWins(std::string_view b, const Stamp& b_stamp, std::string_view a, const Stamp& a_stamp);
 
 /// The external view of an entry.
 Session Snapshot(const std::string& id, const Entry& e);

@@ -1,6 +1,6 @@
 // Fuzzes DecodeSession: hostile bytes must give a Status, never a crash, and whatever decodes must
 // re-encode to a form that decodes to the same session (and, the encoding being canonical, to the
-// same bytes).
+// same bytes — for the current format 2; a format-1 input re-encodes as format 2).
 #include <cstdint>
 #include <cstdlib>
 #include <string_view>
@@ -14,6 +14,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (!first.ok()) return 0;
   std::string again = EncodeSession(*first);
   sessiond::Result<Session> second = DecodeSession(again);
-  if (!second.ok() || !(*second == *first) || again != bytes) std::abort();
+  const bool current_format = bytes[0] == 2;
+  if (!second.ok() || !(*second == *first) || (current_format && again != bytes)) std::abort();
   return 0;
 }

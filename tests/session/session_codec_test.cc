@@ -21,6 +21,7 @@ Session Sample() {
   s.last_node = "tomcatB";
   s.version = 42;
   s.distributable = false;
+  s.id_stamp = Stamp{MakeHlc(1764032523450, 2), "tomcatA"};
   s.attributes["cart"] = Attribute{"[1,2,3]", Stamp{MakeHlc(1764032523456, 3), "tomcatA"}};
   s.attributes["user"] = Attribute{"{\"n\":\"\\u00e9\"}", Stamp{MakeHlc(1764032523457, 0), "b"}};
   s.attributes[std::string("bin\0ary", 7)] = Attribute{"null", Stamp{}};
@@ -41,11 +42,11 @@ TEST(SessionCodecTest, RoundTrips) {
 
 TEST(SessionCodecTest, StartsWithTheFormatVersion) {
   std::string bytes = EncodeSession(Sample());
-  EXPECT_EQ(bytes[0], 1);
-  bytes[0] = 2;
+  EXPECT_EQ(bytes[0], 2);
+  bytes[0] = 3;
   Result<Session> r = DecodeSession(bytes);
   EXPECT_EQ(r.status().code(), Code::kBadRequest);
-  EXPECT_NE(r.status().message().find("unknown format 2"), std::string::npos);
+  EXPECT_NE(r.status().message().find("unknown format 3"), std::string::npos);
 }
 
 TEST(SessionCodecTest, EveryTruncationIsRejected) {
@@ -64,7 +65,24 @@ TEST(SessionCodecTest, TrailingBytesAreRejected) {
 
 // Offsets into the encoding of a session with empty strings and no attributes.
 constexpr size_t kDistributableOffset = 1 + 4 + 4 + 8 + 8 + 4 + 4 + 8;
-constexpr size_t kAttributeCountOffset = kDistributableOffset + 1;
+constexpr size_t kIdStampBytes = 8 + 4;  // format 2: u64 time + an empty node name
+constexpr size_t kAttributeCountOffset = kDistributableOffset + 1 + kIdStampBytes;
+
+// SQLite rows written before format 2 (no id_stamp) still load, with a zero id_stamp, and are
+// written back as format 2.
+TEST(SessionCodecTest, FormatOneStillDecodes) {
+  Session s = Sample();
+  s.id_stamp = Stamp{};
+  std::string v2 = EncodeSession(s);
+  std::string v1 = v2;
+  v1[0] = 1;
+  v1.erase(kDistributableOffset + s.id.size() + s.app.size() + s.last_node.size() + 1,
+           kIdStampBytes);
+  Result<Session> back = DecodeSession(v1);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(*back, s);
+  EXPECT_EQ(EncodeSession(*back), v2);
+}
 
 TEST(SessionCodecTest, HugeCountsAndLengthsAreRejectedWithoutAllocating) {
   std::string bytes = EncodeSession(Session{});

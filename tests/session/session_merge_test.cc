@@ -64,6 +64,103 @@ TEST_F(MergeTest, InsertsAbsentSessionsAndPublishesWithoutAWriter) {
   EXPECT_TRUE(sink.batches()[0][0].stamp.node.empty());
 }
 
+// A split brain: b re-issued a's session under its own route (JvmRouteBinderValve, a seen dead)
+// while a kept writing to the old id. Anti-entropy pulls both ways: both must end with one
+// session under b's id (the only id change wins), the old id an alias, the writes of both sides
+// kept, and equal digests (no endless re-pulls).
+TEST_F(MergeTest, ASplitBrainRenameConvergesOnTheRenamedId) {
+  EventBatch batch;
+  b_.wall.Advance(10);
+  std::string id_b = *b_.store->ChangeRoute(id_, "b", &batch);
+  ASSERT_NE(id_b, id_);
+  Set(a_, "from_a", "1");
+  batch.clear();
+  ASSERT_TRUE(b_.store->SetAttribute(id_b, "from_b", "2", &batch).ok());
+  RecordingSink sink;
+  a_.store->AddSink(&sink);
+
+  Session sa = *a_.store->Get(id_), sb = *b_.store->Get(id_b);
+  EXPECT_TRUE(b_.store->Merge(sa, false)) << "b must take a's writes to the old id";
+  EXPECT_TRUE(a_.store->Merge(sb, true)) << "a must learn the rename";
+  for (Node* n : {&a_, &b_}) {
+    EXPECT_EQ(n->store->Count(), 1u);
+    ASSERT_TRUE(n->store->Get(id_b));
+    EXPECT_EQ(n->store->Get(id_b)->id, id_b);
+    EXPECT_EQ(n->store->Get(id_)->id, id_b) << "the old cookie keeps working";
+    EXPECT_EQ(n->store->Get(id_b)->attributes.size(), 2u);
+  }
+  EXPECT_EQ(*a_.store->Get(id_b), *b_.store->Get(id_b));
+  EXPECT_EQ(SortedDigest(a_), SortedDigest(b_));
+  EXPECT_FALSE(a_.store->Merge(*b_.store->Get(id_b), false));
+  EXPECT_FALSE(b_.store->Merge(sa, false)) << "the old copy, pulled again, changes nothing";
+  // Persistence learns the rename: a kChangeId old -> new, then the merged session.
+  ASSERT_EQ(sink.batches().size(), 1u);
+  ASSERT_EQ(sink.batches()[0].size(), 2u);
+  EXPECT_EQ(sink.batches()[0][0].type, EventType::kChangeId);
+  EXPECT_EQ(sink.batches()[0][0].session_id, id_);
+  EXPECT_EQ(sink.batches()[0][0].value, id_b);
+  EXPECT_TRUE(sink.batches()[0][0].stamp.node.empty()) << "replication never re-sends a merge";
+}
+
+// Both sides re-issued the same session (three nodes, its own one dead): in whatever order the
+// copies meet, every node keeps the id changed last and the other as an alias.
+TEST_F(MergeTest, TwoRenamesOfOneSessionPickTheLaterChangeEverywhere) {
+  Node c{"c"};
+  ASSERT_TRUE(c.store->Merge(*a_.store->Get(id_), false));
+  EventBatch batch;
+  std::string id_b = *b_.store->ChangeRoute(id_, "b", &batch);
+  c.wall.Advance(20);  // c's change is later
+  std::string id_c = *c.store->ChangeRoute(id_, "c", &batch);
+  Session sb = *b_.store->Get(id_b), sc = *c.store->Get(id_c), sa = *a_.store->Get(id_);
+  EXPECT_TRUE(b_.store->Merge(sc, false));
+  b_.store->Merge(sa, false);  // a's unrenamed copy: b keeps c's id either way
+  EXPECT_TRUE(c.store->Merge(sb, false));
+  EXPECT_TRUE(a_.store->Merge(sb, false));
+  EXPECT_TRUE(a_.store->Merge(sc, false));
+  c.store->Merge(sa, false);
+  for (Node* n : {&a_, &b_, &c}) {
+    EXPECT_EQ(n->store->Count(), 1u);
+    for (const std::string& id : {id_, id_b, id_c}) {
+      ASSERT_TRUE(n->store->Get(id)) << id;
+      EXPECT_EQ(n->store->Get(id)->id, id_c) << id;
+    }
+  }
+  EXPECT_EQ(SortedDigest(a_), SortedDigest(c));
+  EXPECT_EQ(SortedDigest(b_), SortedDigest(c));
+}
+
+// The same two renames meeting as deltas (each side's kChangeId reaches the other).
+TEST_F(MergeTest, CrossingIdChangesPickTheSameWinnerAsMerge) {
+  EventBatch to_b, to_a;
+  Node c{"c"};
+  ASSERT_TRUE(c.store->Merge(*a_.store->Get(id_), false));
+  std::string id_a = *a_.store->ChangeRoute(id_, "x", &to_b);  // a re-issues under "x"
+  c.wall.Advance(20);
+  std::string id_c = *c.store->ChangeRoute(id_, "c", &to_a);
+  for (const Event& ev : to_a) ASSERT_TRUE(a_.store->Apply(ev, false).ok());
+  for (const Event& ev : to_b) ASSERT_TRUE(c.store->Apply(ev, false).ok());
+  for (Node* n : {&a_, &c}) {
+    EXPECT_EQ(n->store->Get(id_a)->id, id_c);
+    EXPECT_EQ(n->store->Get(id_c)->id, id_c);
+    EXPECT_EQ(n->store->Get(id_)->id, id_c);
+  }
+  EXPECT_EQ(SortedDigest(a_), SortedDigest(c));
+}
+
+// An invalidation on one side buries the session on the other by whatever id it has there.
+TEST_F(MergeTest, ATombstoneOfTheRenamedIdBuriesTheOldOne) {
+  EventBatch batch;
+  std::string id_b = *b_.store->ChangeRoute(id_, "b", &batch);
+  batch.clear();
+  b_.wall.Advance(5);
+  ASSERT_TRUE(b_.store->Invalidate(id_b, &batch).ok());
+  std::optional<Stamp> t = b_.store->TombstoneOf(id_b);
+  ASSERT_TRUE(t);
+  EXPECT_TRUE(a_.store->RestoreTombstone(id_b, *t, false));
+  EXPECT_FALSE(a_.store->Get(id_));
+  EXPECT_EQ(a_.store->Count(), 0u);
+}
+
 TEST_F(MergeTest, TombstoneBeatsAnyMergedState) {
   EventBatch batch;
   ASSERT_TRUE(a_.store->Invalidate(id_, &batch).ok());
