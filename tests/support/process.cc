@@ -9,8 +9,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <gtest/gtest.h>
+
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 #include <thread>
 
@@ -36,9 +40,21 @@ int DecodeWaitStatus(int status) {
 
 }  // namespace
 
+void ExpectNoSanitizerReport(pid_t pid, const std::string& what) {
+  const char* dir = std::getenv("SESSIOND_SANITIZER_REPORTS");
+  if (dir == nullptr || *dir == '\0' || pid <= 0) return;
+  std::string path = std::string(dir) + "/report." + std::to_string(pid);
+  std::ifstream in(path);
+  if (!in) return;
+  std::ostringstream report;
+  report << in.rdbuf();
+  ADD_FAILURE() << "sanitizer report from " << what << " (pid " << pid << ", " << path << "):\n"
+                << report.str();
+}
+
 Child::Child(std::vector<std::string> argv, std::string log_path,
              std::map<std::string, std::string> env)
-    : log_path_(std::move(log_path)) {
+    : log_path_(std::move(log_path)), program_(argv.empty() ? "" : argv[0]) {
   pid_ = fork();
   if (pid_ < 0) throw std::runtime_error("fork failed");
   if (pid_ == 0) {
@@ -59,6 +75,7 @@ Child::~Child() {
     Signal(SIGKILL);
     Wait(5000);
   }
+  ExpectNoSanitizerReport(pid_, program_);
 }
 
 void Child::Signal(int sig) {
@@ -141,6 +158,7 @@ CommandResult RunCommand(const std::vector<std::string>& argv_in,
   int status = 0;
   waitpid(pid, &status, 0);
   result.exit_code = DecodeWaitStatus(status);
+  ExpectNoSanitizerReport(pid, argv_in.empty() ? "" : argv_in[0]);
   return result;
 }
 

@@ -14,7 +14,7 @@
 namespace sessiond::testing {
 
 /// A child process started with fork/exec; stdout and stderr go to `log_path`. The destructor
-/// kills it (SIGKILL) and reaps it if it is still running.
+/// kills it (SIGKILL) and reaps it if it is still running, then checks for a sanitizer report.
 class Child {
  public:
   Child(std::vector<std::string> argv, std::string log_path,
@@ -36,7 +36,14 @@ class Child {
   pid_t pid_ = -1;
   int status_ = -1;
   std::string log_path_;
+  std::string program_;
 };
+
+/// Under scripts/sanitize (SESSIOND_SANITIZER_REPORTS names the sanitizers' log_path directory),
+/// fails the current test if the child `pid` wrote a sanitizer report; `what` names it. Child's
+/// destructor and RunCommand call it after reaping, so a report from a sanitized sessiond or
+/// sessctl fails the test that ran it even when the test never looked at its exit code.
+void ExpectNoSanitizerReport(pid_t pid, const std::string& what);
 
 /// Polls until a TCP connect to host:port succeeds, up to `timeout_ms`.
 bool WaitForPort(const std::string& host, uint16_t port, int timeout_ms);
