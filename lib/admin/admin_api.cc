@@ -102,30 +102,41 @@ bool Api::Authorized(const Request& req) const {
   return ConstantTimeEquals(given, token_);
 }
 
+// Every route of the API. A route without the token must be a GET: admin_security_e2e_test walks
+// this table and fails for a mutating route that an anonymous caller could reach.
+const Api::Route Api::kRoutes[] = {
+    {"GET", "/healthz", false, &Api::Healthz, nullptr},
+    {"GET", "/readyz", false, &Api::Readyz, nullptr},
+    {"GET", "/metrics", false, &Api::Metrics, nullptr},
+    {"GET", "/v1/status", true, &Api::GetStatus, nullptr},
+    {"GET", "/v1/members", true, &Api::ListMembers, nullptr},
+    {"GET", "/v1/sessions", true, &Api::ListSessions, nullptr},
+    {"POST", "/v1/sessions/expire", true, &Api::ExpireSessions, nullptr},
+    {"GET", "/v1/sessions/*", true, nullptr, &Api::ShowSession},
+    {"DELETE", "/v1/sessions/*", true, nullptr, &Api::DeleteSession},
+    {"GET", "/v1/apps", true, &Api::ListApps, nullptr},
+    {"GET", "/v1/events", true, &Api::ListEvents, nullptr},
+};
+
+std::vector<RouteSpec> Api::Routes() {
+  std::vector<RouteSpec> out;
+  for (const Route& route : kRoutes) out.push_back({route.method, route.pattern, route.needs_token});
+  return out;
+}
+
+Response Api::Unauthorized() const {
+  if (auth_failures_) auth_failures_->Inc();
+  Response res = ErrorResponse(Status::Unauthorized(
+      "missing or wrong bearer token (send 'Authorization: Bearer <token>'; the token is in "
+      "the node's admin.token file)"));
+  res.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"sessiond\"");
+  return res;
+}
+
 Response Api::Dispatch(const Request& req) const {
-  static const Route kRoutes[] = {
-      {"GET", "/healthz", false, &Api::Healthz, nullptr},
-      {"GET", "/readyz", false, &Api::Readyz, nullptr},
-      {"GET", "/metrics", false, &Api::Metrics, nullptr},
-      {"GET", "/v1/status", true, &Api::GetStatus, nullptr},
-      {"GET", "/v1/members", true, &Api::ListMembers, nullptr},
-      {"GET", "/v1/sessions", true, &Api::ListSessions, nullptr},
-      {"POST", "/v1/sessions/expire", true, &Api::ExpireSessions, nullptr},
-      {"GET", "/v1/sessions/*", true, nullptr, &Api::ShowSession},
-      {"DELETE", "/v1/sessions/*", true, nullptr, &Api::DeleteSession},
-      {"GET", "/v1/apps", true, &Api::ListApps, nullptr},
-      {"GET", "/v1/events", true, &Api::ListEvents, nullptr},
-  };
   // Every /v1/ path needs the token, known or not: an unauthenticated caller learns nothing.
   bool v1 = req.path.rfind("/v1/", 0) == 0 || req.path == "/v1";
-  if (v1 && !Authorized(req)) {
-    if (auth_failures_) auth_failures_->Inc();
-    Response res = ErrorResponse(Status::Unauthorized(
-        "missing or wrong bearer token (send 'Authorization: Bearer <token>'; the token is in "
-        "the node's admin.token file)"));
-    res.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"sessiond\"");
-    return res;
-  }
+  if (v1 && !Authorized(req)) return Unauthorized();
   std::string allowed;     // methods of routes whose path matched, for 405's Allow header
   bool exact_path = false;  // a literal route owns the path: wildcards do not apply
   for (const Route& route : kRoutes) {
@@ -139,6 +150,8 @@ Response Api::Dispatch(const Request& req) const {
       allowed += (allowed.empty() ? "" : ", ") + std::string(route.method);
       continue;
     }
+    // A route outside /v1 that needs the token is held to it too.
+    if (route.needs_token && !v1 && !Authorized(req)) return Unauthorized();
     return wildcard ? (this->*route.with_tail)(req, tail) : (this->*route.plain)(req);
   }
   if (!allowed.empty()) {

@@ -45,8 +45,19 @@ std::string DumpJson(const nlohmann::json& j);
 Result<int64_t> IntParam(const Request& req, const std::string& name, int64_t fallback,
                          int64_t min, int64_t max);
 
+/// One route of the API as its table declares it: `pattern` is a literal path or a prefix ending
+/// in "/*" (the rest of the path is the handler's argument, e.g. a session id).
+struct RouteSpec {
+  std::string method;
+  std::string pattern;
+  bool needs_token = true;
+};
+
 class Api {
  public:
+  /// Every route, in match order (the security tests enumerate them).
+  static std::vector<RouteSpec> Routes();
+
   Api(std::string token, AdminServices services);
 
   /// Routes, authenticates and answers one request. Never throws.
@@ -68,7 +79,10 @@ class Api {
 
  private:
   struct Route;
+  static const Route kRoutes[];
   bool Authorized(const Request& req) const;
+  /// 401 with WWW-Authenticate, counted in sessiond_admin_auth_failures_total.
+  Response Unauthorized() const;
   Response Dispatch(const Request& req) const;
   void RecordEvent(const std::string& message) const;
 
