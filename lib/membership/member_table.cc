@@ -11,6 +11,7 @@ void Effects::Append(Effects other) {
                  std::make_move_iterator(other.changes.end()));
   probes.insert(probes.end(), std::make_move_iterator(other.probes.begin()),
                 std::make_move_iterator(other.probes.end()));
+  greet = greet || other.greet;
 }
 
 Effects MemberTable::SetState(Entry& e, State state, Clock now, std::optional<State> before) {
@@ -46,9 +47,14 @@ Effects MemberTable::OnHeartbeat(const Heartbeat& hb, bool is_static, Clock now)
   if (inserted) {
     Effects fx = NewIncarnation(e, hb, now);
     fx.changes.back().before.reset();  // it appeared
+    fx.greet = !hb.goodbye;
     return fx;
   }
-  if (hb.start_ms > e.member.info.start_ms) return NewIncarnation(e, hb, now);
+  if (hb.start_ms > e.member.info.start_ms) {
+    Effects fx = NewIncarnation(e, hb, now);
+    fx.greet = !hb.goodbye;
+    return fx;
+  }
   if (hb.start_ms < e.member.info.start_ms) return {};  // a datagram from a past life
   if (e.member.state == State::kLeft) return {};        // reordered after its goodbye
 
@@ -62,7 +68,11 @@ Effects MemberTable::OnHeartbeat(const Heartbeat& hb, bool is_static, Clock now)
   e.member.last_seen_ms = now.wall_ms;
   e.heard_mono_ms = now.mono_ms;
   if (hb.goodbye) return SetState(e, State::kLeft, now, before);
-  if (before != State::kAlive) return SetState(e, State::kAlive, now, before);
+  if (before != State::kAlive) {
+    Effects fx = SetState(e, State::kAlive, now, before);
+    fx.greet = true;
+    return fx;
+  }
   Effects fx;
   if (mode_changed) fx.changes.push_back({e.member, before});
   return fx;

@@ -100,6 +100,7 @@ class Membership::Impl {
   void RefreshSelf();
   std::string EncodedSelf() const { return EncodeHeartbeat(self_hb_, options_.secret); }
   void SendHeartbeat();
+  void Greet();
   void OnDatagram(std::string_view bytes);
   void Accept(const Heartbeat& hb, bool is_static);
   void PingStatics();
@@ -130,6 +131,7 @@ class Membership::Impl {
   Heartbeat self_hb_;
   int64_t start_ms_ = 0;
   bool leaving_ = false;
+  int64_t last_greeting_mono_ms_ = 0;
   std::string interface_;
   std::unique_ptr<McastChannel> channel_;
   std::vector<uint64_t> timers_;
@@ -239,6 +241,16 @@ void Membership::Impl::SendHeartbeat() {
   Count(st.ok() ? &MembershipStats::heartbeats_sent : &MembershipStats::send_failures);
 }
 
+/// Effects::greet: one extra heartbeat, at most every kGreetingGapMs (a node that starts
+/// beside several others hears them all at once and needs to answer only once).
+void Membership::Impl::Greet() {
+  constexpr int64_t kGreetingGapMs = 50;
+  const int64_t now = MonotonicMillis();
+  if (now - last_greeting_mono_ms_ < kGreetingGapMs) return;
+  last_greeting_mono_ms_ = now;
+  SendHeartbeat();
+}
+
 void Membership::Impl::OnDatagram(std::string_view bytes) {
   Result<Heartbeat> hb = DecodeHeartbeat(bytes, options_.secret);
   if (!hb.ok()) {
@@ -303,6 +315,7 @@ void Membership::Impl::OnProbeReply(const Probe& probe, Result<Message> reply) {
 
 void Membership::Impl::Apply(Effects fx) {
   for (const Probe& p : fx.probes) SendProbe(p);
+  if (fx.greet) Greet();
   if (fx.changes.empty()) return;
   std::vector<std::function<void(const Member&, std::optional<State>)>> callbacks;
   {

@@ -46,6 +46,10 @@ struct Probe {
 struct Effects {
   std::vector<Change> changes;
   std::vector<Probe> probes;
+  /// A member appeared, restarted or came back: answer with our heartbeat now rather than at the
+  /// next `frequency` tick, so a joining node learns the cluster in one round trip (and pulls
+  /// the state from it) however long `frequency` is.
+  bool greet = false;
   void Append(Effects other);
 };
 

@@ -6,6 +6,7 @@
 #include <atomic>
 #include <cstdio>
 #include <mutex>
+#include <thread>
 
 #include "test_node.h"
 
@@ -95,6 +96,18 @@ TEST_F(ClusterTest, NineNodesFormACluster) {
   std::printf("[ measure  ] 9-node cluster formed %lld ms after the first start\n",
               static_cast<long long>(MonotonicMillis() - t0));
   for (TestNode* n : all) EXPECT_EQ(n->membership().Members().size(), 8u);
+}
+
+// A node that starts hears the members at once (they answer its first heartbeat with theirs),
+// not at their next `frequency` tick; with a long frequency the cluster would otherwise take
+// that long to form around the newcomer (and its state transfer would find nobody).
+TEST_F(ClusterTest, ANewcomerIsAnsweredAtOnceNotAtTheNextTick) {
+  const int64_t kLong = 20000;  // no routine heartbeat goes out during the test after the first
+  auto a = Start({.name = "nodeA", .frequency_ms = kLong, .drop_time_ms = 3 * kLong});
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // A's first beat is long gone
+  auto b = Start({.name = "nodeB", .frequency_ms = kLong, .drop_time_ms = 3 * kLong});
+  EXPECT_GE(WaitFor([&] { return Formed({a.get(), b.get()}); }, 5000), 0)
+      << "B sees A: " << b->StateOf("nodeA") << ", A sees B: " << a->StateOf("nodeB");
 }
 
 TEST_F(ClusterTest, CrashedNodeIsFoundDead) {

@@ -143,6 +143,18 @@ TEST_F(MemberTableTest, NewIncarnationIsAliveAgainAndOldOneIsIgnored) {
   EXPECT_EQ(fx.changes[0].before, State::kAlive);
 }
 
+TEST_F(MemberTableTest, AppearingRestartingOrReturningMembersAreGreeted) {
+  EXPECT_TRUE(table_.OnHeartbeat(Beat("B", 100), false, At(0)).greet) << "appeared";
+  EXPECT_FALSE(table_.OnHeartbeat(Beat("B", 100), false, At(500)).greet) << "a routine beat";
+  EXPECT_TRUE(table_.OnHeartbeat(Beat("B", 200), false, At(600)).greet) << "restarted";
+  table_.Tick(At(600 + kDrop + 1));
+  ASSERT_EQ(StateOf("B"), State::kSuspect);
+  EXPECT_TRUE(table_.OnHeartbeat(Beat("B", 200), false, At(600 + kDrop + 2)).greet) << "back";
+  Heartbeat bye = Beat("B", 200);
+  bye.goodbye = true;
+  EXPECT_FALSE(table_.OnHeartbeat(bye, false, At(5000)).greet) << "said goodbye";
+}
+
 TEST_F(MemberTableTest, ModeChangeIsReported) {
   table_.OnHeartbeat(Beat(), false, At(0));
   Heartbeat draining = Beat();
