@@ -25,6 +25,7 @@
 #   bench/replication.sh   SESSIOND_BIN=... WRK_DURATION=10s WRK_WARMUP=3s TOMCAT_WARMUP=10s
 #                          REPLAG_TRIALS=200 REPLAG_WARMUP=100 TRANSFER_SIZES="10000 100000"
 #                          PARTS="single async sync transfer" TOMCAT=1
+#                          XFER_LOG_LEVEL=info XFER_LOG=FILE (keep the joiner's log)
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/tomcat.sh"
@@ -271,12 +272,13 @@ if part transfer; then
     sleep 1
     ra1=$(proc_status "${NODE_PID[1]}" VmRSS)
     t0=$(now_ms)
-    cluster_start 2 --log-level warn
+    cluster_start 2 --log-level ${XFER_LOG_LEVEL:-warn}
     until [ "$(curl -s -o /dev/null -w '%{http_code}' -m 1 "http://$SB:8099/readyz" || true)" = 200 ]; do
       (( $(now_ms) - t0 > 120000 )) && { echo "B never ready" >&2; break; }
       sleep 0.01
     done
     t1=$(now_ms)
+    [ -z "${XFER_LOG:-}" ] || cp "$BENCH_WORK/$(node_name 2)/sessiond.log" "$XFER_LOG"
     m=$(metrics $SB)
     bench_metric "s.xfer$n.ready_ms" $((t1 - t0)) ms "B exec -> /readyz 200 (10 ms polling), load $(bench_load)"
     bench_metric "s.xfer$n.transfer_s" "$(awk '/^sessiond_state_transfer_seconds[ {]/ { print $NF }' <<<"$m")" s "B's sessiond_state_transfer_seconds"
