@@ -137,14 +137,16 @@ void Core::OnCommit(const session::EventBatch& batch) {
   for (const Peer& peer : peers) {
     transport->Send(peer.address, transport::Message{kDeltaType, body}, options.mode,
                     [weak, waiter](Status s) {
+                      // Counted before the waiter is released: a caller that returns from a
+                      // sync-ack commit sees its failure in stats().
+                      auto self = weak.lock();
+                      if (self && !s.ok()) ++self->send_failures;
                       {
                         std::lock_guard lock(waiter->mu);
                         --waiter->remaining;
                       }
                       waiter->cv.notify_all();
-                      auto self = weak.lock();
                       if (!self) return;
-                      if (!s.ok()) ++self->send_failures;
                       std::lock_guard lock(self->inflight_mu);
                       --self->inflight;
                       self->inflight_cv.notify_all();
