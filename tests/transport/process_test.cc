@@ -88,6 +88,10 @@ TEST_F(ProcessTest, StoppedPeerMakesRequestsTimeOut) {
   std::atomic<int> failures{0};
   a->OnPeerFailure([&](const PeerAddress&, const Status&) { ++failures; });
   ASSERT_EQ(kill(peer->pid(), SIGSTOP), 0);
+  // kill() only queues the signal: a child running on the other core could still answer.
+  int status = 0;
+  ASSERT_EQ(waitpid(peer->pid(), &status, WUNTRACED), peer->pid());
+  ASSERT_TRUE(WIFSTOPPED(status));
   auto t0 = std::chrono::steady_clock::now();
   auto r = RequestOf(kEcho, 500, 3000);
   auto took = std::chrono::steady_clock::now() - t0;
