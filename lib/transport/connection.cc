@@ -39,6 +39,7 @@ void Connection::Connect() {
   boost::system::error_code ec;
   auto address = asio::ip::make_address(peer_.host, ec);
   if (!ec) {
+    BindToOwnAddress(address);
     socket_.async_connect(tcp::endpoint(address, peer_.port),
                           [self](const boost::system::error_code& e) { self->OnConnect(e); });
     return;
@@ -54,6 +55,23 @@ void Connection::Connect() {
                               self->OnConnect(e2);
                             });
       });
+}
+
+// Outbound connections leave from this node's receiver address (port chosen by the kernel), so
+// the peer, its logs and a firewall see which node a connection comes from; on loopback the
+// kernel would otherwise pick 127.0.0.1 for every node. A wildcard receiver address, another
+// address family or a failed bind leaves the choice to the kernel, as before.
+void Connection::BindToOwnAddress(const asio::ip::address& peer_address) {
+  boost::system::error_code ec;
+  auto own = asio::ip::make_address(owner_->options.address, ec);
+  if (ec || own.is_unspecified() || own.is_v4() != peer_address.is_v4()) return;
+  if (socket_.open(own.is_v4() ? tcp::v4() : tcp::v6(), ec); ec) return;
+  socket_.bind(tcp::endpoint(own, 0), ec);
+  if (ec) {
+    socket_.close(ec);
+    SESSIOND_LOG(kWarn, "outbound connection cannot bind its source address",
+                 {"address", owner_->options.address}, {"error", ec.message()});
+  }
 }
 
 void Connection::OnConnect(const boost::system::error_code& ec) {

@@ -108,6 +108,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   /// Outbound: resolves/connects with the connect timeout, then writes HELLO and reads replies.
   void Connect();
+  /// Outbound, before connecting: binds the socket to the receiver address (see connection.cc).
+  void BindToOwnAddress(const asio::ip::address& peer_address);
   /// Inbound: starts the read loop on an accepted socket.
   void StartReading();
   /// Queues a frame; `written` (may be empty) gets OK once written or the failure.

@@ -36,6 +36,26 @@ TEST_F(TransportTest, AsynchronousSendReachesTheHandlerWithTheSenderName) {
   EXPECT_EQ(g.get(), std::make_pair(std::string("A"), std::string("delta-1")));
 }
 
+// Connections leave from the sender's receiver address, so the peer (and nftables, in
+// tests/chaos's one-way partitions) can tell which node a connection comes from; on loopback the
+// kernel would pick 127.0.0.1 for every node.
+TEST_F(TransportTest, OutboundConnectionsComeFromTheReceiverAddress) {
+  auto oa = TestOptions("A"), ob = TestOptions("B");
+  oa.address = "127.0.0.2";
+  ob.address = "127.0.0.3";
+  a = StartOrDie(oa);
+  b = StartOrDie(ob);
+  ASSERT_TRUE(a && b);
+  std::promise<std::string> from_host;
+  b->Handle(kType, [&](const Sender& from, Message, Transport::Reply) {
+    from_host.set_value(from.remote.host);
+  });
+  a->Send({"127.0.0.3", b->port()}, {kType, "x"}, SendMode::kAsynchronous, nullptr);
+  auto h = from_host.get_future();
+  ASSERT_TRUE(WaitFor(h));
+  EXPECT_EQ(h.get(), "127.0.0.2");
+}
+
 TEST_F(TransportTest, AcknowledgedSendCompletesOnReceiptWithoutTheHandlerReplying) {
   StartPair();
   std::atomic<int> handled{0};
