@@ -46,8 +46,10 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(Deps deps) {
   cluster->loop_ = std::make_unique<transport::EventLoop>();
   cluster->loop_->Start();
   SESSIOND_RETURN_IF_ERROR(cluster->StartTransport(secret));
-  SESSIOND_RETURN_IF_ERROR(cluster->StartMembership(secret));
+  // The replicator's handlers before the first heartbeat: a peer that hears us may ask for a
+  // state transfer at once, and "no handler" would fail its join for good.
   SESSIOND_RETURN_IF_ERROR(cluster->StartReplicator());
+  SESSIOND_RETURN_IF_ERROR(cluster->StartMembership(secret));
   cluster->RegisterMetrics();
   SESSIOND_LOG(kInfo, "cluster member",
                {"receiver", config.cluster.receiver.address + ":" +
