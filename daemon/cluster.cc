@@ -111,6 +111,7 @@ membership::Heartbeat Cluster::SelfHeartbeat() const {
   hb.build = SESSIOND_VERSION;
   hb.sessions = deps_.sessions->Count();
   hb.hlc = deps_.clock->Now();
+  hb.start_ms = deps_.incarnation;
   return hb;
 }
 

@@ -39,6 +39,9 @@ class Cluster {
     session::SessionStore* sessions = nullptr;
     session::HybridClock* clock = nullptr;
     metrics::Registry* metrics = nullptr;
+    /// This process's incarnation (heartbeat start_ms): greater than every earlier one of this
+    /// node even when the wall clock went back (NextIncarnation in node.cc); 0 = wall time.
+    int64_t incarnation = 0;
     /// "http://host:port" of this node's admin endpoint (for heartbeats); called on the loop.
     std::function<std::string()> admin_url;
     /// Appends to the node's event log (kind, node, message, fields). Thread-safe.

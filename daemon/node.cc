@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
@@ -171,6 +172,26 @@ struct Node {
     return Status::Ok();
   }
 
+  /// Members ignore heartbeats whose incarnation is older than the one they know ("a datagram
+  /// from a past life"), so a restart under a wall clock that went back (NTP step, skew) would
+  /// never be seen alive again: the incarnation is the wall time, but always past the last one
+  /// this data dir used (found by tests/chaos's clock-skewed restarts).
+  int64_t NextIncarnation() {
+    int64_t next = WallMillis();
+    Result<std::string> last = db->GetMeta("incarnation");
+    if (last.ok()) {
+      char* end = nullptr;
+      long long previous = std::strtoll(last->c_str(), &end, 10);
+      if (end && *end == '\0' && previous >= next) next = previous + 1;
+    }
+    Status saved = db->SetMeta("incarnation", std::to_string(next));
+    if (!saved.ok()) {
+      SESSIOND_LOG(kWarn, "incarnation not saved: a restart under an earlier clock may be ignored",
+                   {"error", saved.message()});
+    }
+    return next;
+  }
+
   /// The cluster side (transport, membership, replication), started before the data plane
   /// serves so that the Replicator sees every commit.
   Status StartCluster() {
@@ -180,6 +201,7 @@ struct Node {
     deps.sessions = sessions.get();
     deps.clock = &clock;
     deps.metrics = &metrics;
+    deps.incarnation = NextIncarnation();
     deps.admin_url = [this] { return AdminUrl(); };
     deps.record_event = [this](std::string kind, std::string node, std::string message,
                                std::map<std::string, std::string> fields) {

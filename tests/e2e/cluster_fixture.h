@@ -51,6 +51,7 @@ struct NodeSpec {
   std::string domain;              ///< Membership domain ("" = none, as the seed)
   std::string secret_file;         ///< <Sessiond clusterSecretFile>; "" = unauthenticated
   std::vector<std::string> flags;  ///< extra sessiond flags
+  std::map<std::string, std::string> env;  ///< extra environment (LD_PRELOAD=libfaketime, …)
   std::string Address() const { return "127.0.0." + std::to_string(host); }
 };
 
@@ -111,6 +112,7 @@ class ClusterNode {
   }
 
   const NodeSpec& spec() const { return spec_; }
+  NodeSpec& mutable_spec() { return spec_; }
   const std::string& name() const { return spec_.name; }
   std::string Address() const { return spec_.Address(); }
   std::string BasePath(const std::string& rel) const { return base_.Path(rel); }
@@ -123,7 +125,7 @@ class ClusterNode {
                                      "--base-dir",    base_.path(),     "--http-address",
                                      Address()};
     argv.insert(argv.end(), spec_.flags.begin(), spec_.flags.end());
-    child_ = std::make_unique<Child>(argv, base_.Path("sessiond.log"));
+    child_ = std::make_unique<Child>(argv, base_.Path("sessiond.log"), spec_.env);
     if (wait) ASSERT_TRUE(WaitReady(10000)) << name() << " did not start:\n" << Log();
   }
   bool WaitReady(int timeout_ms) {
