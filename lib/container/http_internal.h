@@ -77,4 +77,9 @@ struct Response {
 /// Percent-decodes a URL path or query component; nullopt on malformed escapes or NUL bytes.
 std::optional<std::string> PercentDecode(std::string_view text, bool plus_is_space);
 
+/// Sets `r->path` (percent-decoded) and `r->query` (raw) from `r->target` as sent: origin-form
+/// ("/p?q"), or absolute-form ("http://h/p?q", reduced to its path). False for any other target
+/// (authority-form, "*", junk) or a malformed escape / NUL in the path: the connector answers 400.
+bool SplitRequestTarget(Request* r);
+
 }  // namespace sessiond::container

@@ -44,17 +44,6 @@ void AppendNumber(std::string* out, uint64_t n) {
   out->append(buf, r.ptr);
 }
 
-/// The origin-form path+query of a request target; absolute-form ("http://h/p") is reduced to
-/// its path. nullopt when it is neither (authority-form, "*", junk).
-std::optional<std::string_view> OriginForm(std::string_view target) {
-  if (!target.empty() && target[0] == '/') return target;
-  size_t scheme = target.find("://");
-  if (scheme == std::string_view::npos || scheme == 0) return std::nullopt;
-  size_t slash = target.find('/', scheme + 3);
-  if (slash == std::string_view::npos) return std::string_view("/");
-  return target.substr(slash);
-}
-
 class Connection;
 
 /// One event loop: a single-threaded io_context and the connections it owns.
@@ -253,18 +242,7 @@ bool Connection::FillRequest() {
   Request& r = request_;
   r.method.assign(msg.method_string().data(), msg.method_string().size());
   r.target.assign(msg.target().data(), msg.target().size());
-  auto origin = OriginForm(r.target);
-  if (!origin) return false;
-  size_t q = origin->find('?');
-  std::string_view raw_path = origin->substr(0, q);
-  if (q == std::string_view::npos) {
-    r.query.clear();
-  } else {
-    r.query.assign(origin->substr(q + 1));
-  }
-  auto decoded = PercentDecode(raw_path, false);
-  if (!decoded) return false;
-  r.path = std::move(*decoded);
+  if (!SplitRequestTarget(&r)) return false;
   size_t n = 0;
   for (const auto& field : msg) {
     if (n == r.headers.size()) r.headers.emplace_back();

@@ -41,7 +41,34 @@ std::optional<std::string_view> FindCookie(std::string_view header, std::string_
   return std::nullopt;
 }
 
+/// The origin-form path+query of a request target; absolute-form ("http://h/p") is reduced to
+/// its path. nullopt when it is neither (authority-form, "*", junk).
+std::optional<std::string_view> OriginForm(std::string_view target) {
+  if (!target.empty() && target[0] == '/') return target;
+  size_t scheme = target.find("://");
+  if (scheme == std::string_view::npos || scheme == 0) return std::nullopt;
+  size_t slash = target.find('/', scheme + 3);
+  if (slash == std::string_view::npos) return std::string_view("/");
+  return target.substr(slash);
+}
+
 }  // namespace
+
+bool SplitRequestTarget(Request* r) {
+  std::optional<std::string_view> origin = OriginForm(r->target);
+  if (!origin) return false;
+  size_t q = origin->find('?');
+  std::string_view raw_path = origin->substr(0, q);
+  if (q == std::string_view::npos) {
+    r->query.clear();
+  } else {
+    r->query.assign(origin->substr(q + 1));
+  }
+  std::optional<std::string> decoded = PercentDecode(raw_path, false);
+  if (!decoded) return false;
+  r->path = std::move(*decoded);
+  return true;
+}
 
 OwnedFd::~OwnedFd() {
   if (fd_ >= 0) ::close(fd_);
