@@ -81,6 +81,7 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx) {
   RegisterMembers(*app, ctx);
   RegisterSessions(*app, ctx);
   RegisterApps(*app, ctx);
+  RegisterDrain(*app, ctx);
   RegisterEvents(*app, ctx);
   RegisterVersion(*app, ctx);
   RegisterCompletion(*app, ctx);

@@ -1,8 +1,8 @@
 // sessctl's command tree. The CLI11 App built here is the one source of truth: --help, the hidden
 // `__complete` command (which the shell completions call) and the man-page test all walk it.
 //
-// Every command lives in its own file (status.cc, members.cc, sessions.cc, apps.cc, events.cc, version.cc,
-// completion.cc) with an options struct and a Run(...) that returns a Status; CLI11 callbacks only
+// Every command lives in its own file (status.cc, members.cc, sessions.cc, apps.cc, events.cc, drain.cc,
+// version.cc, completion.cc) with an options struct and a Run(...) that returns a Status; CLI11 callbacks only
 // bind the chosen command into Context::action, which Main runs after parsing succeeded.
 //
 // Thread-safety: one thread.
@@ -71,6 +71,7 @@ void RegisterMembers(CLI::App& app, Context& ctx);
 void RegisterSessions(CLI::App& app, Context& ctx);
 void RegisterApps(CLI::App& app, Context& ctx);
 void RegisterEvents(CLI::App& app, Context& ctx);
+void RegisterDrain(CLI::App& app, Context& ctx);
 void RegisterVersion(CLI::App& app, Context& ctx);
 void RegisterCompletion(CLI::App& app, Context& ctx);
 

@@ -1,6 +1,8 @@
 #include "daemon/cluster.h"
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 
 namespace sessiond {
@@ -110,6 +112,7 @@ membership::Heartbeat Cluster::SelfHeartbeat() const {
   hb.admin_url = deps_.admin_url ? deps_.admin_url() : "";
   hb.build = SESSIOND_VERSION;
   hb.sessions = deps_.sessions->Count();
+  if (deps_.mode) hb.mode = deps_.mode();
   hb.hlc = deps_.clock->Now();
   hb.start_ms = deps_.incarnation;
   return hb;
@@ -123,6 +126,21 @@ Status Cluster::StartMembership(const transport::Secret& secret) {
   members_ = std::move(started).value();
   members_->OnChange([this](const membership::Member& m, std::optional<membership::State> before) {
     OnMemberChange(m, before);
+  });
+  transport_->Handle(drain::kDrainType, [this](const transport::Sender&, transport::Message m,
+                                               transport::Transport::Reply reply) {
+    drain::DrainReply out;
+    Result<drain::DrainRequest> request = drain::DecodeDrainRequest(m.body);
+    if (!request.ok()) {
+      out.code = request.status().code();
+      out.message = request.status().message();
+    } else if (!deps_.handle_drain) {
+      out.code = Code::kUnavailable;
+      out.message = "drain is not available on " + deps_.config->jvm_route;
+    } else {
+      out = deps_.handle_drain(*request);
+    }
+    reply(transport::Message{drain::kDrainType, drain::EncodeDrainReply(out)});
   });
   return Status::Ok();
 }
@@ -244,6 +262,7 @@ std::vector<admin::MemberInfo> Cluster::MemberRows(uint64_t own_sessions) const 
   me.version = self.build;
   me.protocol = membership::kProtocolVersion;
   me.is_self = true;
+  me.mode = std::string(membership::ModeName(self.mode));
   rows.push_back(std::move(me));
   return rows;
 }
@@ -312,6 +331,48 @@ void Cluster::RefreshReplicationMetrics() {
                {{"state", std::string(replication::StateTransferStateName(s))}})
         ->Set(p.state == s ? 1 : 0);
   }
+}
+
+Result<drain::DrainReply> Cluster::ForwardDrain(const std::string& node,
+                                                const drain::DrainRequest& request,
+                                                int64_t timeout_ms) const {
+  std::optional<membership::Member> m = members_ ? members_->Find(node) : std::nullopt;
+  if (!m) return Status::NotFound("no member named " + node + " (see sessctl members)");
+  if (m->state != membership::State::kAlive) {
+    return Status::Unavailable("member " + node + " is " + std::string(StateWord(m->state)) +
+                               ", not alive: it cannot take a drain command now");
+  }
+  struct Answer {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<Result<transport::Message>> reply;  // GUARDED_BY(mu)
+  };
+  auto answer = std::make_shared<Answer>();
+  transport_->Request(m->address(), transport::Message{drain::kDrainType, drain::EncodeDrainRequest(request)},
+                      timeout_ms, [answer](Result<transport::Message> r) {
+                        std::lock_guard lock(answer->mu);
+                        answer->reply = std::move(r);
+                        answer->cv.notify_all();
+                      });
+  std::unique_lock lock(answer->mu);
+  answer->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms + 500), [&] { return answer->reply.has_value(); });
+  if (!answer->reply) return Status::Unavailable(node + " did not answer the drain command in time");
+  if (!answer->reply->ok()) return answer->reply->status().Annotate("forwarding to " + node);
+  return drain::DecodeDrainReply((*answer->reply)->body);
+}
+
+Status Cluster::FlushAcknowledged(int64_t timeout_ms) const {
+  if (!replicator_) return Status::Ok();
+  int64_t until = MonotonicMillis() + timeout_ms;
+  SESSIOND_RETURN_IF_ERROR(replicator_->Flush(timeout_ms));
+  // The barrier: a holders question about no session, answered by each peer only after the
+  // deltas queued ahead of it on the same connection (kConnectionsPerPeer = 1).
+  std::string missing;
+  for (const replication::Holder& h : replicator_->Holders("", std::max<int64_t>(1, until - MonotonicMillis()))) {
+    if (!h.answered) missing += (missing.empty() ? "" : ", ") + h.node;
+  }
+  if (!missing.empty()) return Status::Unavailable("no acknowledgement from " + missing);
+  return Status::Ok();
 }
 
 replication::ReplicationStats Cluster::stats() const {

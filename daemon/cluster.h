@@ -23,6 +23,7 @@
 #include "admin/admin.h"
 #include "base/base.h"
 #include "config/config.h"
+#include "drain/drain.h"
 #include "membership/membership.h"
 #include "metrics/metrics.h"
 #include "replication/replication.h"
@@ -48,6 +49,10 @@ class Cluster {
     std::function<void(std::string kind, std::string node, std::string message,
                        std::map<std::string, std::string> fields)>
         record_event;
+    /// This node's drain mode, for heartbeats and its own member row. Thread-safe.
+    std::function<membership::Mode()> mode;
+    /// Runs a drain/undrain that another node forwarded here (loop thread; must not block).
+    std::function<drain::DrainReply(const drain::DrainRequest&)> handle_drain;
   };
 
   /// Starts the loop, the receiver, membership and the Replicator, and registers the Replicator
@@ -75,6 +80,15 @@ class Cluster {
   /// Which version of `id` each member holds (this node first); see Replicator::Holders.
   std::vector<replication::Holder> Holders(const std::string& id, int64_t timeout_ms) const;
   replication::ReplicationStats stats() const;
+  /// Sends a drain/undrain to the member `node` and returns its answer: kNotFound when no such
+  /// member is known, kUnavailable when it is not alive or does not answer within `timeout_ms`.
+  Result<drain::DrainReply> ForwardDrain(const std::string& node, const drain::DrainRequest& request,
+                                         int64_t timeout_ms) const;
+  /// Drain's flush: every queued delta is sent, and then every alive member answers a request
+  /// that travels behind them on the same connection (frames to a peer keep their order, and a
+  /// peer handles them in order), so each has received and applied them. kUnavailable naming
+  /// the members that did not answer within `timeout_ms`.
+  Status FlushAcknowledged(int64_t timeout_ms) const;
   /// Milliseconds the state transfer took (0 before it ran or when there was nothing to pull).
   int64_t transfer_ms() const { return transfer_ms_; }
 

@@ -40,6 +40,7 @@ void DefineFlags(CLI::App& app, Flags* f) {
   AddOptional(app, "--http-port", &o.http_port, "data-plane HTTP port");
   AddOptional(app, "--admin-address", &o.admin_address, "admin endpoint address (default 127.0.0.1)");
   AddOptional(app, "--admin-port", &o.admin_port, "admin endpoint port (default 8099)");
+  AddOptional(app, "--agent-port", &o.agent_port, "HAProxy agent-check port (default: off)");
   AddOptional(app, "--token-file", &o.token_file, "admin token file (default DATA_DIR/admin.token, created 0600)");
   AddOptional(app, "--receiver-address", &o.receiver_address, "cluster receiver address");
   AddOptional(app, "--receiver-port", &o.receiver_port, "cluster receiver port");

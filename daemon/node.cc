@@ -24,6 +24,7 @@
 #include "admin/admin.h"
 #include "base/base.h"
 #include "container/container.h"
+#include "drain/drain.h"
 #include "metrics/metrics.h"
 #include "session/session.h"
 #include "store/store.h"
@@ -37,6 +38,10 @@ constexpr int64_t kShutdownGraceMs = 10000;
 constexpr int64_t kReplicationFlushMs = 5000;
 /// How long `sessctl sessions show` waits for the other members' versions.
 constexpr int64_t kHoldersTimeoutMs = 1000;
+/// How long a drain command forwarded to another member may take to be answered.
+constexpr int64_t kForwardDrainTimeoutMs = 3000;
+/// The meta key that keeps a drain across a restart (absent: active).
+constexpr const char* kDrainModeKey = "drain_mode";
 
 void Notify(const char* state) {
 #ifdef SESSIOND_HAVE_SYSTEMD
@@ -106,6 +111,8 @@ struct Node {
   std::unique_ptr<container::Container> container;
   std::unique_ptr<Cluster> cluster;  // null without a <Cluster>
   std::unique_ptr<admin::AdminServer> admin;
+  std::unique_ptr<drain::Drainer> drainer;     // after what its hooks use: destroyed first
+  std::unique_ptr<drain::AgentServer> agent;   // null without agentPort
   /// Where start-up stands: /readyz says ready only in kReady (DESIGN.md §7).
   enum class Phase { kJoining, kReady, kFailed };
   std::atomic<Phase> phase{Phase::kJoining};
@@ -212,10 +219,129 @@ struct Node {
       event.fields = std::move(fields);
       (void)db->AppendEvent(event);
     };
+    deps.mode = [this] { return Mode(); };
+    deps.handle_drain = [this](const drain::DrainRequest& r) { return HandleForwardedDrain(r); };
     auto started = Cluster::Start(std::move(deps));
     if (!started.ok()) return started.status();
     cluster = std::move(started).value();
     return Status::Ok();
+  }
+
+  membership::Mode Mode() const { return drainer ? drainer->mode() : membership::Mode::kActive; }
+
+  // ---- drain (DESIGN.md §5, lib/drain) ----------------------------------------------------
+
+  drain::Drainer::Hooks DrainHooks() {
+    drain::Drainer::Hooks hooks;
+    hooks.set_refusing = [this](bool refusing) {
+      container->SetRefusing(refusing, drain::kRetryAfterSeconds);
+    };
+    hooks.in_flight = [this] { return container->InFlight(); };
+    hooks.flush = [this](int64_t ms) { return cluster ? cluster->FlushAcknowledged(ms) : Status::Ok(); };
+    hooks.mode_changed = [this](membership::Mode m) { PersistMode(m); };
+    hooks.record = [this](std::string message, std::map<std::string, std::string> fields) {
+      store::EventRecord event;
+      event.kind = "drain";
+      event.node = config.jvm_route;
+      event.message = std::move(message);
+      event.fields = std::move(fields);
+      (void)db->AppendEvent(event);
+    };
+    // The normal stop path (WaitForStop's sigwait takes it): finish, flush, goodbye, exit 0.
+    hooks.shutdown = [] { kill(getpid(), SIGTERM); };
+    return hooks;
+  }
+
+  void PersistMode(membership::Mode m) {
+    Status saved = m == membership::Mode::kActive
+                       ? db->DeleteMeta(kDrainModeKey)
+                       : db->SetMeta(kDrainModeKey, std::string(drain::ModeWord(m)));
+    if (!saved.ok()) SESSIOND_LOG(kError, "cannot persist the drain mode", {"error", saved.message()});
+    SESSIOND_LOG(kInfo, "mode", {"mode", std::string(drain::ModeWord(m))});
+  }
+
+  /// The drainer, in the mode the last run left (a drain survives a restart until undrained).
+  void StartDrainer() {
+    drain::Drainer::Options options;
+    options.default_grace_ms = config.sessiond.drain_grace_ms;
+    options.default_deadline_ms = config.sessiond.drain_deadline_ms;
+    drainer = std::make_unique<drain::Drainer>(options, DrainHooks());
+    Result<std::string> persisted = db->GetMeta(kDrainModeKey);
+    if (!persisted.ok()) return;  // absent: active
+    if (std::optional<membership::Mode> m = drain::ParseMode(*persisted)) drainer->Restore(*m);
+  }
+
+  Status StartAgent() {
+    if (config.sessiond.agent_port == 0) return Status::Ok();
+    std::string address = config.sessiond.agent_address.empty() ? config.connector.address
+                                                                : config.sessiond.agent_address;
+    auto started = drain::AgentServer::Start(address, config.sessiond.agent_port,
+                                             [this] { return drain::AgentAnswer(AgentMode()); });
+    if (!started.ok()) return started.status();
+    agent = std::move(started).value();
+    return Status::Ok();
+  }
+
+  /// The agent says "drain" while the node joins too: HAProxy must not send it traffic before
+  /// its state transfer is done.
+  membership::Mode AgentMode() const {
+    if (phase.load() != Phase::kReady && Mode() == membership::Mode::kActive) return membership::Mode::kDraining;
+    return Mode();
+  }
+
+  admin::DrainInfo ToDrainInfo(const std::string& node, const drain::DrainState& s, bool forwarded) const {
+    return admin::DrainInfo{node, std::string(drain::ModeWord(s.mode)), s.grace_ms, s.deadline_ms,
+                            s.shutdown, s.changed, forwarded};
+  }
+
+  Result<drain::DrainState> DrainHere(const drain::DrainRequest& r) {
+    if (r.undrain) return drainer->Undrain(r.via);
+    return drainer->Drain(r.params, r.via);
+  }
+
+  drain::DrainReply HandleForwardedDrain(const drain::DrainRequest& r) {
+    drain::DrainReply reply;
+    Result<drain::DrainState> done = DrainHere(r);
+    if (!done.ok()) {
+      reply.code = done.status().code();
+      reply.message = done.status().message();
+    } else {
+      reply.state = *done;
+    }
+    return reply;
+  }
+
+  /// POST|DELETE /v1/nodes/{name}/drain: here, or forwarded to that member.
+  Result<admin::DrainInfo> DrainCommand(const std::string& name, const admin::DrainCommand& c) {
+    drain::DrainRequest request;
+    request.undrain = c.undrain;
+    request.params = {c.grace_ms, c.deadline_ms, c.shutdown};
+    request.via = config.jvm_route;
+    if (name == config.jvm_route) {
+      Result<drain::DrainState> done = DrainHere(request);
+      if (!done.ok()) return done.status();
+      return ToDrainInfo(name, *done, false);
+    }
+    if (!cluster) return Status::NotFound("no node named " + name + " (this node is " + config.jvm_route + ")");
+    Result<drain::DrainReply> reply = cluster->ForwardDrain(name, request, kForwardDrainTimeoutMs);
+    if (!reply.ok()) return reply.status();
+    if (reply->code != Code::kOk) return Status(reply->code, name + ": " + reply->message);
+    return ToDrainInfo(name, reply->state, true);
+  }
+
+  void RegisterDrainMetrics() {
+    metrics.AddRefresher([this] {
+      membership::Mode now = Mode();
+      for (membership::Mode m : {membership::Mode::kActive, membership::Mode::kDraining, membership::Mode::kDrained}) {
+        metrics.GetGauge("sessiond_node_mode", "1 for the drain mode this node is in",
+                         {{"mode", std::string(drain::ModeWord(m))}})
+            ->Set(m == now ? 1 : 0);
+      }
+      metrics.GetGauge("sessiond_drain_duration_seconds", "Time the last drain took from the command to drained")
+          ->Set(static_cast<double>(drainer->last_drain_ms()) / 1000.0);
+      metrics.GetGauge("sessiond_http_in_flight_requests", "Data-plane requests being handled now")
+          ->Set(static_cast<double>(container->InFlight()));
+    });
   }
 
   std::string AdminUrl() const {
@@ -231,6 +357,7 @@ struct Node {
     info.uptime_ms = WallMillis() - started_ms;
     info.sessions = sessions->Count();
     info.apps = container->Apps().size();
+    info.mode = std::string(drain::ModeWord(Mode()));
     if (cluster) {
       replication::StateTransferProgress p = cluster->progress();
       info.state_transfer.state = std::string(replication::StateTransferStateName(p.state));
@@ -288,7 +415,12 @@ struct Node {
     services.record_event = [this](std::string kind, std::string message) {
       RecordEvent(kind, message);
     };
-    services.ready = [this] { return phase.load() == Phase::kReady; };
+    services.ready = [this] {
+      return phase.load() == Phase::kReady && Mode() == membership::Mode::kActive;
+    };
+    services.drain = [this](const std::string& name, const admin::DrainCommand& c) {
+      return DrainCommand(name, c);
+    };
     if (config.cluster.enabled) {
       services.members = [this] {
         return cluster ? cluster->MemberRows(sessions->Count()) : std::vector<admin::MemberInfo>{};
@@ -335,9 +467,12 @@ struct Node {
     SESSIOND_RETURN_IF_ERROR(OpenStore());
     SESSIOND_RETURN_IF_ERROR(StartSessions());
     SESSIOND_RETURN_IF_ERROR(CreateContainer());
+    StartDrainer();  // before the cluster: its heartbeats carry the mode
     SESSIOND_RETURN_IF_ERROR(StartCluster());
+    SESSIOND_RETURN_IF_ERROR(StartAgent());
     SESSIOND_RETURN_IF_ERROR(StartAdmin());
     RegisterStoreMetrics();
+    RegisterDrainMetrics();
     RecordEvent("node", "node " + config.jvm_route + " started");
     return Status::Ok();
   }
@@ -390,6 +525,8 @@ struct Node {
   /// say goodbye, persist, exit.
   void Stop() {
     Notify("STOPPING=1");
+    if (agent) agent->Stop();
+    if (drainer) drainer->Stop();  // joins its worker before what its hooks use stops
     if (container) container->Shutdown(kShutdownGraceMs);
     if (cluster && phase.load() == Phase::kReady) ExpireSessionsOnShutdown();
     if (cluster) cluster->Stop(kReplicationFlushMs);

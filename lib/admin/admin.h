@@ -7,7 +7,8 @@
 //
 // Routes: GET /healthz, /readyz, /metrics (no token); GET /v1/status; GET /v1/members;
 // GET /v1/sessions;
-// GET|DELETE /v1/sessions/{id}; POST /v1/sessions/expire; GET /v1/apps; GET /v1/events.
+// GET|DELETE /v1/sessions/{id}; POST /v1/sessions/expire; GET /v1/apps; GET /v1/events;
+// POST|DELETE /v1/nodes/{name}/drain.
 // Errors are {"error": word, "message": ...} with HttpStatusOf/ErrorWordOf (base.h).
 //
 // Thread-safety: AdminServer runs its own listener thread and a bounded pool of worker threads;
@@ -96,6 +97,25 @@ struct EventRecord {
   std::string fields_json;   ///< a JSON object with details ("" = {})
 };
 
+/// A drain or undrain command for one node (POST/DELETE /v1/nodes/{name}/drain).
+struct DrainCommand {
+  bool undrain = false;
+  std::optional<int64_t> grace_ms;     ///< empty: the node's default
+  std::optional<int64_t> deadline_ms;  ///< empty: the node's default
+  bool shutdown = false;
+};
+
+/// Where that node's drain stands after the command.
+struct DrainInfo {
+  std::string node;
+  std::string mode;        ///< active | draining | drained
+  int64_t grace_ms = 0;
+  int64_t deadline_ms = 0;
+  bool shutdown = false;
+  bool changed = false;    ///< false: it already was in that mode (nothing restarted)
+  bool forwarded = false;  ///< the command went over the cluster to another member
+};
+
 struct EventPage {
   std::vector<EventRecord> items;  ///< ascending by seq
   int64_t next_since = 0;          ///< pass as `since` to get what follows
@@ -122,6 +142,10 @@ struct AdminServices {
   /// Which version of session `id` each member holds, this node first (asks the members; may
   /// take up to a second). Empty callback: this node's own copy is the only holder shown.
   std::function<std::vector<HolderInfo>(const std::string& id)> holders;
+  /// Drains or undrains the node `name` (this one, or a member the command is forwarded to).
+  /// kNotFound for an unknown node; kBadRequest for bad timings; kUnavailable when the member
+  /// cannot be reached.
+  std::function<Result<DrainInfo>(const std::string& name, const DrainCommand& command)> drain;
 };
 
 /// The admin token file, read or freshly made.

@@ -116,6 +116,8 @@ const Api::Route Api::kRoutes[] = {
     {"DELETE", "/v1/sessions/*", true, nullptr, &Api::DeleteSession},
     {"GET", "/v1/apps", true, &Api::ListApps, nullptr},
     {"GET", "/v1/events", true, &Api::ListEvents, nullptr},
+    {"POST", "/v1/nodes/*", true, nullptr, &Api::NodeCommand},
+    {"DELETE", "/v1/nodes/*", true, nullptr, &Api::NodeCommand},
 };
 
 std::vector<RouteSpec> Api::Routes() {

@@ -68,6 +68,7 @@ class Api {
   Response Readyz(const Request& req) const;
   Response Metrics(const Request& req) const;
   Response GetStatus(const Request& req) const;
+  Response NodeCommand(const Request& req, const std::string& tail) const;  // admin_drain.cc
   Response ListSessions(const Request& req) const;
   Response ShowSession(const Request& req, const std::string& id) const;
   nlohmann::json HoldersJson(const std::string& id, uint64_t own_version) const;

@@ -16,6 +16,7 @@ Status ApplyNetworkOverrides(const Overrides& o, NodeConfig* c) {
   if (o.http_port) c->connector.port = *o.http_port;
   if (o.admin_address) c->sessiond.admin_address = *o.admin_address;
   if (o.admin_port) c->sessiond.admin_port = *o.admin_port;
+  if (o.agent_port) c->sessiond.agent_port = *o.agent_port;
   ClusterConfig& cluster = c->cluster;
   if (o.receiver_address) {
     cluster.receiver.address = *o.receiver_address;

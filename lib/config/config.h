@@ -102,6 +102,9 @@ struct SessiondConfig {
   std::string data_dir;             ///< empty until resolved: $STATE_DIRECTORY or ./sessiond-data
   std::string cluster_secret_file;
   uint16_t agent_port = 0;          ///< HAProxy agent-check; 0 = off
+  std::string agent_address;        ///< where the agent port listens; "" = the HTTP connector's
+  int64_t drain_grace_ms = 5000;    ///< drainGrace: default grace of `sessctl drain`
+  int64_t drain_deadline_ms = 0;    ///< drainDeadline: default deadline; 0 = grace + 30 s
   std::string log_level = "info";
   std::string log_file;             ///< empty = stderr
   bool insecure = false;
@@ -150,7 +153,7 @@ Result<LoadedConfig> LoadServerXml(const std::string& path, const std::string& b
 struct Overrides {
   std::optional<std::string> data_dir, jvm_route, http_address, admin_address, token_file,
       receiver_address, mcast_address, mcast_bind, cluster_secret_file, log_level;
-  std::optional<uint16_t> http_port, admin_port, receiver_port, mcast_port;
+  std::optional<uint16_t> http_port, admin_port, receiver_port, mcast_port, agent_port;
   /// "HOST:PORT" each; replaces the file's static members and, unless an mcast flag is given
   /// too, turns multicast off. Any receiver, mcast or member flag sets cluster.enabled.
   std::vector<std::string> members;

@@ -284,6 +284,9 @@ Status LoadSessiond(Loader& l, const XmlElement& e) {
   SESSIOND_RETURN_IF_ERROR(a.Path("dataDir", &s.data_dir));
   SESSIOND_RETURN_IF_ERROR(a.Path("clusterSecretFile", &s.cluster_secret_file));
   SESSIOND_RETURN_IF_ERROR(a.Port("agentPort", &s.agent_port, /*allow_zero=*/true));
+  SESSIOND_RETURN_IF_ERROR(a.Str("agentAddress", &s.agent_address));
+  SESSIOND_RETURN_IF_ERROR(a.Int("drainGrace", &s.drain_grace_ms, 0, 24 * 3600 * 1000));
+  SESSIOND_RETURN_IF_ERROR(a.Int("drainDeadline", &s.drain_deadline_ms, 0, 24 * 3600 * 1000));
   SESSIOND_RETURN_IF_ERROR(a.Path("logFile", &s.log_file));
   SESSIOND_RETURN_IF_ERROR(a.Bool("insecure", &s.insecure));
   SESSIOND_RETURN_IF_ERROR(a.Int("flushInterval", &s.flush_interval_ms, 1, 3600 * 1000));

@@ -91,6 +91,12 @@ class Container::Impl {
   metrics::Counter* sessions_created = nullptr;
   metrics::Counter* sessions_expired = nullptr;
 
+  /// Drain: admission is counted before the refusal is read, and the drain sets the refusal
+  /// before it reads the count (both seq_cst), so a request is either refused or counted.
+  std::atomic<bool> refusing{false};
+  std::atomic<int> retry_after_s{5};
+  std::atomic<uint64_t> in_flight{0};
+
   std::mutex mu;
   std::condition_variable cv;
   bool started = false, stopping = false;  // GUARDED_BY(mu)
@@ -191,11 +197,20 @@ void Container::Impl::Serve(Request& request, const ConnectionInfo& conn, Respon
   auto start = std::chrono::steady_clock::now();
   session::EventBatch batch;
   std::string session_id;
-  *response = Dispatch(request, &batch, &session_id);
+  in_flight.fetch_add(1);
+  bool admitted = !refusing.load();
+  if (!admitted) {
+    in_flight.fetch_sub(1);
+    *response = Response::Error(503, "this node is drained; retry on another node");
+    response->SetHeader("Retry-After", std::to_string(retry_after_s.load()));
+  } else {
+    *response = Dispatch(request, &batch, &session_id);
+  }
   if (!batch.empty() && Filtered(request)) {
     for (session::Event& e : batch) e.distributable = false;  // persisted, never replicated
   }
   if (!batch.empty()) store->Commit(&batch);
+  if (admitted) in_flight.fetch_sub(1);
   int64_t us = std::chrono::duration_cast<std::chrono::microseconds>(
                    std::chrono::steady_clock::now() - start).count();
   CountStatus(response->status);
@@ -293,6 +308,13 @@ void Container::Shutdown(int64_t grace_ms) { impl_->Shutdown(grace_ms); }
 void Container::ReopenLogs() {
   if (impl_->access_log) impl_->access_log->Reopen();
 }
+
+void Container::SetRefusing(bool refusing, int retry_after_s) {
+  impl_->retry_after_s = retry_after_s;
+  impl_->refusing = refusing;
+}
+
+uint64_t Container::InFlight() const { return impl_->in_flight.load(); }
 
 std::vector<AppInfo> Container::Apps() const {
   std::vector<AppInfo> out;

@@ -80,6 +80,13 @@ class Container {
   /// Reopens the access log (SIGHUP).
   void ReopenLogs();
 
+  /// Drain (DESIGN.md §5): while refusing, every new data-plane request is answered 503 with
+  /// `Retry-After: retry_after_s` (and a JSON error body) without touching a session, so the
+  /// load balancer resends it to another node; requests already admitted run to the end.
+  void SetRefusing(bool refusing, int retry_after_s);
+  /// Requests admitted (not refused) whose handler is still running.
+  uint64_t InFlight() const;
+
   std::vector<AppInfo> Apps() const;
   /// Problems met while deploying the Host's apps at Create ("x.war: entry ../a: escapes").
   std::vector<std::string> deploy_errors() const;

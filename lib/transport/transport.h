@@ -14,7 +14,8 @@
 //                       the handler runs — SendMode::kAcknowledged),
 //                  0x20 error reply (with 0x04: body = u8 Code + message, e.g. no handler)
 //                  other bits: malformed
-//   6  u16  message type (0x01xx membership, 0x02xx replication, 0x03xx deploy, 0x00xx transport)
+//   6  u16  message type (0x01xx membership, 0x02xx replication, 0x03xx deploy, 0x04xx node
+//           control: drain, 0x00xx transport)
 //   8  u64  correlation id (0 = none; a reply carries its request's id)
 //   16 u32  body length L (at most kMaxFrameBody)
 //   20 L    body: the payload, or when encrypted: 12-byte nonce | ciphertext | 16-byte GCM tag

@@ -125,9 +125,15 @@ std::vector<std::string> Complete(std::vector<std::string> words) {
 
 TEST(CompleteTest, TopLevelCommandsWithoutHiddenOnes) {
   EXPECT_THAT(Complete({""}),
-              ElementsAre("status", "members", "sessions", "apps", "events", "version",
-                          "completion"));
+              ElementsAre("status", "members", "sessions", "apps", "drain", "undrain", "events",
+                          "version", "completion"));
   EXPECT_THAT(Complete({"s"}), ElementsAre("status", "sessions"));
+}
+
+TEST(CompleteTest, DrainOptions) {
+  EXPECT_THAT(Complete({"drain", "nodeB", "--"}),
+              ::testing::IsSupersetOf({"--grace", "--deadline", "--wait", "--shutdown"}));
+  EXPECT_THAT(Complete({"u"}), ElementsAre("undrain"));
 }
 
 TEST(CompleteTest, SubcommandsAndTheirOptions) {

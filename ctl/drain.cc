@@ -1,0 +1,163 @@
+// `sessctl drain NODE [--grace DUR] [--deadline DUR] [--wait] [--shutdown]` and
+// `sessctl undrain NODE`: POST/DELETE /v1/nodes/{NODE}/drain on any node's endpoint, which
+// forwards the command to NODE over the cluster (DESIGN.md §5 "Drain", §7).
+//
+// --wait polls GET /v1/members on the same endpoint until NODE's mode is drained (heartbeats
+// carry it) or, with --shutdown, until NODE has left (or the endpoint itself stops answering,
+// when NODE is the node it talks to). It gives up at the drain's deadline plus kWaitSlackMs.
+
+#include <chrono>
+#include <thread>
+
+#include "ctl/cli.h"
+
+namespace sessctl {
+
+namespace {
+
+using nlohmann::json;
+
+/// Heartbeats and goodbyes take a moment to reach the endpoint's member table.
+constexpr int64_t kWaitSlackMs = 15000;
+constexpr int64_t kPollMs = 100;
+
+struct DrainOptions {
+  std::string node;
+  std::string grace;
+  std::string deadline;
+  bool wait = false;
+  bool shutdown = false;
+};
+
+/// "1m30s" for a number of seconds in the API's JSON.
+std::string SecondsText(const json& seconds) {
+  if (!seconds.is_number()) return "-";
+  return sessiond::FormatDurationMillis(static_cast<int64_t>(seconds.get<double>() * 1000.0 + 0.5));
+}
+
+Record DrainRecord(const json& d) {
+  Record r;
+  r.Add("Node", "node", Cell(d.value("node", "")));
+  r.Add("Mode", "mode", Cell(d.value("mode", "")));
+  r.Add("Grace", "grace_seconds", Cell(d["grace_seconds"], SecondsText(d["grace_seconds"])));
+  r.Add("Deadline", "deadline_seconds", Cell(d["deadline_seconds"], SecondsText(d["deadline_seconds"])));
+  bool shutdown = d.value("shutdown", false);
+  r.Add("Shutdown", "shutdown", Cell(shutdown, shutdown ? "yes" : "no"));
+  bool changed = d.value("changed", false);
+  r.Add("Changed", "changed", Cell(changed, changed ? "yes" : "no (it already was)"));
+  bool forwarded = d.value("forwarded", false);
+  r.Add("Forwarded", "forwarded", Cell(forwarded, forwarded ? "yes" : "no"));
+  return r;
+}
+
+std::string DrainPath(const std::string& node) { return "/v1/nodes/" + UrlEncode(node) + "/drain"; }
+
+Result<json> DrainBody(const DrainOptions& o) {
+  json body = json::object();
+  auto seconds = [](const std::string& dur) -> Result<double> {
+    auto ms = sessiond::ParseDurationMillis(dur);
+    if (!ms.ok()) return ms.status();
+    return static_cast<double>(*ms) / 1000.0;
+  };
+  if (!o.grace.empty()) {
+    auto s = seconds(o.grace);
+    if (!s.ok()) return s.status();
+    body["grace_seconds"] = *s;
+  }
+  if (!o.deadline.empty()) {
+    auto s = seconds(o.deadline);
+    if (!s.ok()) return s.status();
+    body["deadline_seconds"] = *s;
+  }
+  if (o.shutdown) body["shutdown"] = true;
+  return body;
+}
+
+/// NODE's row in the endpoint's member table, or null when it is not there.
+json RowOf(const json& members, const std::string& node) {
+  for (const json& m : members)
+    if (m.value("name", "") == node) return m;
+  return json();
+}
+
+/// Whether the wait is over: drained, or (with shutdown) gone.
+bool WaitDone(const json& row, bool shutdown) {
+  if (row.is_null()) return false;
+  if (shutdown) {
+    std::string state = row.value("state", "");
+    return state == "left" || state == "dead";
+  }
+  return row.value("mode", "") == "drained";
+}
+
+Status WaitForDrain(Client& client, const DrainOptions& o, const json& answer) {
+  double deadline_s = answer.value("deadline_seconds", 0.0);
+  int64_t until = sessiond::MonotonicMillis() + static_cast<int64_t>(deadline_s * 1000) + kWaitSlackMs;
+  bool self = false;  // NODE is the node this endpoint belongs to
+  std::string last_mode = answer.value("mode", "");
+  while (sessiond::MonotonicMillis() < until) {
+    auto members = client.Get("/v1/members");
+    if (!members.ok()) {
+      // The endpoint's own node exited (drain --shutdown of the node we talk to): done.
+      if (self && o.shutdown && members.status().code() == sessiond::Code::kUnavailable) return Status::Ok();
+      return members.status();
+    }
+    json row = RowOf(*members, o.node);
+    self = !row.is_null() && row.value("self", false);
+    if (!row.is_null()) last_mode = row.value("mode", last_mode);
+    if (WaitDone(row, o.shutdown)) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));
+  }
+  return Status::Conflict("timed out waiting for " + o.node + " to " +
+                          (o.shutdown ? std::string("drain and exit") : std::string("be drained")) +
+                          " (mode " + last_mode + ")");
+}
+
+Status RunDrain(Context& ctx, const DrainOptions& o) {
+  auto body = DrainBody(o);
+  if (!body.ok()) return body.status();
+  auto client = ctx.Connect();
+  if (!client.ok()) return client.status();
+  auto answer = (*client)->Post(DrainPath(o.node), *body);
+  if (!answer.ok()) return answer.status();
+  if (o.wait) {
+    SESSIOND_RETURN_IF_ERROR(WaitForDrain(**client, o, *answer));
+    (*answer)["mode"] = "drained";
+  }
+  ctx.MakePrinter().Print(DrainRecord(*answer));
+  return Status::Ok();
+}
+
+Status RunUndrain(Context& ctx, const std::string& node) {
+  auto client = ctx.Connect();
+  if (!client.ok()) return client.status();
+  auto answer = (*client)->Delete(DrainPath(node));
+  if (!answer.ok()) return answer.status();
+  ctx.MakePrinter().Print(DrainRecord(*answer));
+  return Status::Ok();
+}
+
+}  // namespace
+
+void RegisterDrain(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<DrainOptions>();
+  CLI::App* drain = app.add_subcommand(
+      "drain", "take NODE out of service: /readyz 503 and agent 'drain' for the grace, then 503 to "
+               "new requests once replication is flushed");
+  drain->add_option("NODE", o->node, "the node's name (jvmRoute), as sessctl members shows it")->required();
+  drain->add_option("--grace", o->grace, "how long load balancers get to notice (default: the node's, 5s)")
+      ->type_name("DUR")->check(DurationCheck());
+  drain->add_option("--deadline", o->deadline,
+                    "the longest the drain may take from now (default: grace + 30s)")
+      ->type_name("DUR")->check(DurationCheck());
+  drain->add_flag("--wait", o->wait, "return when NODE is drained (with --shutdown: when it has exited)");
+  drain->add_flag("--shutdown", o->shutdown, "stop NODE's process (exit 0) once it is drained");
+  drain->callback([&ctx, o] { ctx.action = [&ctx, o] { return RunDrain(ctx, *o); }; });
+
+  auto node = std::make_shared<std::string>();
+  CLI::App* undrain = app.add_subcommand("undrain", "put NODE back in service (mode active)");
+  undrain->add_option("NODE", *node, "the node's name (jvmRoute)")->required();
+  undrain->callback([&ctx, node] { ctx.action = [&ctx, node] { return RunUndrain(ctx, *node); }; });
+}
+
+}  // namespace sessctl
