@@ -11,6 +11,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <map>
 #include <memory>
@@ -83,6 +84,8 @@ class Core : public std::enable_shared_from_this<Core> {
   // state transfer (state_transfer.cc)
   void OnStateBatch(transport::Message m, transport::Transport::Reply reply);
   Status TransferState();
+  /// One attempt from `peer`, until `deadline`.
+  Status TransferStateFrom(const Peer& peer, std::chrono::steady_clock::time_point deadline);
 
   // anti-entropy and holders (anti_entropy.cc)
   void OnDigest(const transport::Sender& from, transport::Message m, transport::Transport::Reply r);

@@ -84,14 +84,25 @@ std::future<Result<transport::Message>> AskBatch(transport::Transport* t, const 
 
 }  // namespace
 
+// Members are asked in name order; one that cannot answer (stopped, partitioned, just died) is
+// skipped for the next while time is left, so one bad member cannot keep a joiner out for good.
 Status Core::TransferState() {
   if (loop->InLoop()) return Status::Internal("state transfer must not run on the cluster loop");
   std::vector<Peer> peers = options.alive_peers ? options.alive_peers() : std::vector<Peer>{};
   if (peers.empty()) return Status::Ok();  // the first node: nothing to pull
-  const Peer peer = *std::min_element(
-      peers.begin(), peers.end(), [](const Peer& a, const Peer& b) { return a.name < b.name; });
+  std::sort(peers.begin(), peers.end(), [](const Peer& a, const Peer& b) { return a.name < b.name; });
+  const auto deadline = Clock::now() + std::chrono::milliseconds(options.state_transfer_timeout_ms);
+  Status last;
+  for (const Peer& peer : peers) {
+    last = TransferStateFrom(peer, deadline);
+    if (last.ok() || Clock::now() >= deadline) return last;
+    SESSIOND_LOG(kWarn, "state transfer: trying the next member", {"error", last.message()});
+  }
+  return last;
+}
+
+Status Core::TransferStateFrom(const Peer& peer, std::chrono::steady_clock::time_point deadline) {
   const auto start = Clock::now();
-  const auto deadline = start + std::chrono::milliseconds(options.state_transfer_timeout_ms);
   {
     std::lock_guard lock(progress_mu);
     progress = StateTransferProgress{StateTransferProgress::State::kRunning, peer.name, 0, 0, 0, {}};

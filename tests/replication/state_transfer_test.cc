@@ -107,6 +107,25 @@ TEST(StateTransferTest, MergesWithRestoredSessionsAndHonoursTombstones) {
   EXPECT_FALSE(b.store->Get(dead).has_value()) << "the stale SQLite copy must not resurrect";
 }
 
+// The first member by name cannot answer (here: a malformed reply; in tests/chaos it was SIGSTOPped
+// or partitioned away); the joiner pulls from the next one instead of staying out for good.
+TEST(StateTransferTest, AMemberThatCannotAnswerIsSkippedForTheNext) {
+  Cluster cluster;
+  TestNode& a = cluster.Add("A", {});
+  a.transport->Handle(kStateBatchType, [](const transport::Sender&, transport::Message,
+                                          transport::Transport::Reply reply) {
+    reply(transport::Message{kStateBatchType, "garbage"});
+  });
+  TestNode& b = cluster.Add("B", {});
+  ASSERT_NO_FATAL_FAILURE(Fill(b, 20, 10));
+  TestNode& c = cluster.Add("C", {});
+  Status status;
+  TimeTransfer(c, &status);
+  ASSERT_TRUE(status.ok()) << status.message();
+  EXPECT_EQ(c.store->Count(), 20u);
+  EXPECT_EQ(c.replicator->progress().from, "B");
+}
+
 TEST(StateTransferTest, TimeoutNamesThePeerAndProgress) {
   Cluster cluster;
   Cluster::Config quick;
