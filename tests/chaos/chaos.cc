@@ -66,6 +66,8 @@ constexpr int kReadyTimeoutMs = 30000;
 constexpr int kConvergeTimeoutMs = 60000;
 constexpr size_t kMaxSessions = 40;
 constexpr int kAttributes = 4;
+constexpr int64_t kSessionTimeoutS = 30 * 60;  ///< examples/myapp's web.xml <session-timeout>
+constexpr int kMaxSkewS = 30;                  ///< clock-skewed restarts are 2..30 s off
 
 int64_t NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -580,7 +582,7 @@ std::vector<Step> MakeSchedule(std::mt19937_64& rng, int nodes, bool delay, bool
           fault.a = {free_nodes.back()};
           free_nodes.pop_back();
           if (fault.kind == FaultKind::kSkewRestart)
-            fault.skew_s = (pick(2) ? 1 : -1) * (2 + pick(29));
+            fault.skew_s = (pick(2) ? 1 : -1) * (2 + pick(kMaxSkewS - 1));
           break;
         case FaultKind::kPartition: {
           int split = 1 + pick(nodes - 1);
@@ -919,7 +921,8 @@ class ChaosRun {
   bool CheckHistory(Workload& workload) {
     std::vector<Op> history = workload.History();
     if (live_.empty()) ReadLive();
-    Verdict v = Check(history, live_);
+    // myapp's session-timeout (30 min), less the largest clock skew a restart gets (30 s).
+    Verdict v = Check(history, live_, NowUs() - (kSessionTimeoutS - kMaxSkewS) * 1000000);
     acked_writes_ = v.acked_writes;
     lost_ = v.lost;
     ops_ = static_cast<int64_t>(history.size());

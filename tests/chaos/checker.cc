@@ -1,6 +1,8 @@
 // The chaos checker (see checker.h for what it asserts and why).
 #include "chaos/checker.h"
 
+#include <algorithm>
+#include <climits>
 #include <set>
 #include <sstream>
 
@@ -118,7 +120,8 @@ bool Converged(const std::map<std::string, NodeState>& live) {
   return true;
 }
 
-Verdict Check(const std::vector<Op>& history, const std::map<std::string, NodeState>& live) {
+Verdict Check(const std::vector<Op>& history, const std::map<std::string, NodeState>& live,
+              int64_t idle_expired_before_us) {
   Verdict v;
   if (!live.empty() && !Converged(live))
     v.findings.push_back({"diverged", Differences(live)});
@@ -129,6 +132,9 @@ Verdict Check(const std::vector<Op>& history, const std::map<std::string, NodeSt
 
   for (const auto& [base, ops] : by_base) {
     bool invalidated = false, acked_invalidate = false, acked_any = false;
+    int64_t last_end_us = INT64_MIN;
+    for (const Op* op : ops) last_end_us = std::max(last_end_us, op->end_us);
+    bool may_have_expired = last_end_us < idle_expired_before_us;
     for (const Op* op : ops) {
       if (op->kind == OpKind::kInvalidate && op->outcome != Outcome::kFailed) invalidated = true;
       if (op->kind == OpKind::kInvalidate && op->outcome == Outcome::kOk) acked_invalidate = true;
@@ -140,7 +146,7 @@ Verdict Check(const std::vector<Op>& history, const std::map<std::string, NodeSt
                                                " is held after an acknowledged invalidation:" +
                                                Shown(live, base, "")});
     }
-    if (acked_any && !invalidated && !held) {
+    if (acked_any && !invalidated && !held && !may_have_expired) {
       v.findings.push_back({"lost_session", "session " + base +
                                                 " (acknowledged, never invalidated) is on no live node"});
     }
@@ -149,6 +155,7 @@ Verdict Check(const std::vector<Op>& history, const std::map<std::string, NodeSt
       ++v.acked_writes;
       json value = json::parse(w->value, nullptr, false);
       if (Visible(live, base, w->attribute, value)) continue;
+      if (may_have_expired && !held) continue;
       bool superseded = false;
       for (const Op* o : ops) {
         if (MayFollow(*o, *w) && Supersedes(*o, *w)) {

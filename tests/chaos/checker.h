@@ -63,8 +63,11 @@ struct Verdict {
 /// True when every state in `live` is the same (ids and attributes).
 bool Converged(const std::map<std::string, NodeState>& live);
 
-/// Checks `history` against the states of the live nodes (name -> state).
-Verdict Check(const std::vector<Op>& history, const std::map<std::string, NodeState>& live);
+/// Checks `history` against the states of the live nodes (name -> state). A session whose last
+/// request ended before `idle_expired_before_us` may have expired (its max inactive interval,
+/// less the clock skew a node may have): its absence and its writes' are excused.
+Verdict Check(const std::vector<Op>& history, const std::map<std::string, NodeState>& live,
+              int64_t idle_expired_before_us = INT64_MIN);
 
 /// The base of a session id ("3F…7A" of "3F…7A.node1").
 std::string BaseOf(const std::string& id);

@@ -96,6 +96,14 @@ TEST(ChaosChecker, ASessionOnNoLiveNodeIsLost) {
   EXPECT_EQ(v.findings[0].kind, "lost_session");
 }
 
+TEST(ChaosChecker, ASessionIdleLongerThanItsTimeoutMayHaveExpired) {
+  Verdict v = Check({Put("a", "v1", 0, 10)}, {{"n1", {}}, {"n2", {}}}, /*idle_expired_before_us=*/11);
+  EXPECT_TRUE(v.ok());
+  EXPECT_EQ(v.lost, 0);
+  v = Check({Put("a", "v1", 0, 10)}, {{"n1", {}}, {"n2", {}}}, /*idle_expired_before_us=*/10);
+  EXPECT_EQ(v.lost, 1);  // touched at the bound: not idle long enough
+}
+
 TEST(ChaosChecker, NodesHoldingDifferentValuesHaveDiverged) {
   std::map<std::string, NodeState> live = Live({{"a", "v1"}});
   live["n2"][kId] = {{"a", "v0"}};
