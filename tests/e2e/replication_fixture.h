@@ -77,11 +77,12 @@ class DemoNode {
   bool Running() { return child_ && child_->Running(); }
   Child* child() { return child_.get(); }
 
-  /// Starts the process; with `wait_ready`, waits until /readyz answers 200.
-  void Start(bool wait_ready = true) {
+  /// Starts the process (with `env` added to its environment); with `wait_ready`, waits until
+  /// /readyz answers 200.
+  void Start(bool wait_ready = true, const std::map<std::string, std::string>& env = {}) {
     child_ = std::make_unique<Child>(
         std::vector<std::string>{SESSIOND_BIN, "--config", base_ + "/conf/server.xml", "--base-dir", base_},
-        base_ + "/sessiond.log");
+        base_ + "/sessiond.log", env);
     ASSERT_TRUE(WaitForPort(host_, kAdminPort, 10000)) << Log();
     if (wait_ready) ASSERT_TRUE(WaitReady(20000)) << name() << " never became ready\n" << Log();
   }
