@@ -138,7 +138,13 @@ Status Cluster::StartMembership(const transport::Secret& secret) {
       out.code = Code::kUnavailable;
       out.message = "drain is not available on " + deps_.config->jvm_route;
     } else {
-      out = deps_.handle_drain(*request);
+      // Off the loop: the command persists the mode and writes the event log (SQLite), which
+      // must not stall replication; the reply goes back through the loop.
+      std::thread([this, r = *request, reply = std::move(reply)] {
+        drain::DrainReply done = deps_.handle_drain(r);
+        loop_->Post([reply, done] { reply(transport::Message{drain::kDrainType, drain::EncodeDrainReply(done)}); });
+      }).detach();
+      return;
     }
     reply(transport::Message{drain::kDrainType, drain::EncodeDrainReply(out)});
   });

@@ -51,7 +51,8 @@ class Cluster {
         record_event;
     /// This node's drain mode, for heartbeats and its own member row. Thread-safe.
     std::function<membership::Mode()> mode;
-    /// Runs a drain/undrain that another node forwarded here (loop thread; must not block).
+    /// Runs a drain/undrain that another node forwarded here (on a thread of its own: it may
+    /// write to SQLite; it must not outlive the Cluster's loop by more than that write).
     std::function<drain::DrainReply(const drain::DrainRequest&)> handle_drain;
   };
 

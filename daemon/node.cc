@@ -39,7 +39,7 @@ constexpr int64_t kReplicationFlushMs = 5000;
 /// How long `sessctl sessions show` waits for the other members' versions.
 constexpr int64_t kHoldersTimeoutMs = 1000;
 /// How long a drain command forwarded to another member may take to be answered.
-constexpr int64_t kForwardDrainTimeoutMs = 3000;
+constexpr int64_t kForwardDrainTimeoutMs = 10000;  // behind a loaded replication queue
 /// The meta key that keeps a drain across a restart (absent: active).
 constexpr const char* kDrainModeKey = "drain_mode";
 
