@@ -100,7 +100,8 @@ membership::MembershipOptions Cluster::MembershipOptionsFor(const transport::Sec
     options.static_members.push_back({s.host, s.port});
   }
   options.secret = secret;
-  options.observe_clock = [clock = deps_.clock](uint64_t hlc) { clock->Observe(hlc); };
+  // A heartbeat stamped beyond maxClockSkew is not merged (HybridClock counts it).
+  options.observe_clock = [clock = deps_.clock](uint64_t hlc) { (void)clock->Observe(hlc); };
   return options;
 }
 
@@ -157,6 +158,7 @@ Status Cluster::StartReplicator() {
   options.node_name = deps_.config->jvm_route;
   options.mode = transport::SendModeFromChannelOptions(c.channel_send_options);
   options.state_transfer_timeout_ms = c.manager.state_transfer_timeout_ms;
+  options.anti_entropy_period_ms = deps_.config->sessiond.anti_entropy_period_ms;
   options.alive_peers = [this] { return AlivePeers(); };
   options.metrics = deps_.metrics;
   auto started = replication::Replicator::Start(loop_.get(), transport_.get(), deps_.sessions,

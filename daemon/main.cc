@@ -51,6 +51,8 @@ void DefineFlags(CLI::App& app, Flags* f) {
   AddOptional(app, "--cluster-secret-file", &o.cluster_secret_file, "file holding the cluster secret (HMAC-SHA256)");
   app.add_flag("--insecure", o.insecure, "allow an unauthenticated cluster on a non-loopback address");
   AddOptional(app, "--log-level", &o.log_level, "debug, info, warn or error (default info)");
+  AddOptional(app, "--anti-entropy-period", &o.anti_entropy_period_ms, "milliseconds between anti-entropy rounds with each member (default 10000; 0: only when a member returns)");
+  AddOptional(app, "--max-clock-skew", &o.max_clock_skew_ms, "refuse remote clock stamps more than this many milliseconds ahead of ours (default 60000; 0: no bound)");
   app.set_version_flag("-V,--version", std::string("sessiond ") + SESSIOND_VERSION);
 }
 

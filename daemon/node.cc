@@ -99,6 +99,19 @@ Status LockDataDir(const std::string& dir) {
   return Status::Ok();  // fd stays open on purpose: it holds the lock
 }
 
+/// A peer's clock stamp beyond maxClockSkew was refused (HybridClock): logged at most every
+/// 10 s, since a broken peer sends one with every delta. Called under the store's locks.
+void LogRefusedStamp(session::HlcTime remote, int64_t ahead_ms, int64_t max_skew_ms) {
+  static std::atomic<int64_t> last_logged_ms{0};
+  const int64_t now = MonotonicMillis();
+  int64_t last = last_logged_ms.load();
+  if ((last != 0 && now - last < 10000) || !last_logged_ms.compare_exchange_strong(last, now)) return;
+  SESSIOND_LOG(kWarn, "remote clock stamp refused: beyond maxClockSkew",
+               {"ahead_ms", std::to_string(ahead_ms)},
+               {"max_clock_skew_ms", std::to_string(max_skew_ms)},
+               {"stamp_wall_ms", std::to_string(session::HlcWallMillis(remote))});
+}
+
 /// Everything one node owns, in construction order; destroyed in reverse.
 struct Node {
   const config::NodeConfig& config;
@@ -143,6 +156,10 @@ struct Node {
     session::SessionStore::Options options;
     options.node_name = config.jvm_route;
     options.max_active_sessions = config.cluster.manager.max_active_sessions;
+    const int64_t max_skew = config.sessiond.max_clock_skew_ms;
+    clock.set_max_skew_ms(max_skew, [max_skew](session::HlcTime remote, int64_t ahead_ms) {
+      LogRefusedStamp(remote, ahead_ms, max_skew);
+    });
     options.clock = &clock;
     sessions = std::make_unique<session::SessionStore>(options);
     store::SessionPersister::Options persist;
@@ -458,6 +475,10 @@ struct Node {
           ->Set(static_cast<double>(stats.errors));
       metrics.GetGauge("sessiond_uptime_seconds", "Seconds since this node started")
           ->Set(static_cast<double>(WallMillis() - started_ms) / 1000.0);
+      metrics::Counter* refused = metrics.GetCounter(
+          "sessiond_hlc_stamps_refused_total",
+          "Remote clock stamps refused for being beyond maxClockSkew ahead of this node's clock");
+      refused->Inc(clock.refused() - refused->Value());
     });
   }
 

@@ -75,6 +75,17 @@ bool IsValidRoute(const std::string& route) {
   return true;
 }
 
+// A milliseconds flag: 0..max, the same range as its <Sessiond> attribute.
+Status ApplyMillis(const char* flag, const std::optional<int64_t>& value, int64_t max,
+                   int64_t* out) {
+  if (!value) return Status::Ok();
+  if (*value < 0 || *value > max)
+    return Status::BadRequest(std::string(flag) + " " + std::to_string(*value) +
+                              ": expected milliseconds from 0 to " + std::to_string(max));
+  *out = *value;
+  return Status::Ok();
+}
+
 }  // namespace
 
 NodeConfig EmbeddedDefault(const std::string& base_dir) {
@@ -101,6 +112,11 @@ Status ApplyOverrides(const Overrides& o, NodeConfig* c) {
                                 ": unknown level (debug, info, warn, error)");
     c->sessiond.log_level = *level;
   }
+  SESSIOND_RETURN_IF_ERROR(ApplyMillis("--anti-entropy-period", o.anti_entropy_period_ms,
+                                       internal::kMaxAntiEntropyPeriodMs,
+                                       &c->sessiond.anti_entropy_period_ms));
+  SESSIOND_RETURN_IF_ERROR(ApplyMillis("--max-clock-skew", o.max_clock_skew_ms,
+                                       internal::kMaxClockSkewMs, &c->sessiond.max_clock_skew_ms));
   if (o.jvm_route) c->jvm_route = *o.jvm_route;
   if (c->jvm_route.empty()) c->jvm_route = internal::ShortHostName();
   if (!IsValidRoute(c->jvm_route))

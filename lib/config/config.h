@@ -109,6 +109,8 @@ struct SessiondConfig {
   std::string log_file;             ///< empty = stderr
   bool insecure = false;
   int64_t flush_interval_ms = 200;  ///< SQLite write-behind period
+  int64_t anti_entropy_period_ms = 10000;  ///< periodic anti-entropy rounds; 0 = only on rejoin
+  int64_t max_clock_skew_ms = 60000;  ///< remote HLC stamps further ahead are refused; 0 = no bound
   int64_t max_war_bytes = 512LL << 20;
   bool cookie_secure = false;
   std::string cookie_same_site;     ///< "", "Lax", "Strict", "None"
@@ -154,6 +156,7 @@ struct Overrides {
   std::optional<std::string> data_dir, jvm_route, http_address, admin_address, token_file,
       receiver_address, mcast_address, mcast_bind, cluster_secret_file, log_level;
   std::optional<uint16_t> http_port, admin_port, receiver_port, mcast_port, agent_port;
+  std::optional<int64_t> anti_entropy_period_ms, max_clock_skew_ms;
   /// "HOST:PORT" each; replaces the file's static members and, unless an mcast flag is given
   /// too, turns multicast off. Any receiver, mcast or member flag sets cluster.enabled.
   std::vector<std::string> members;

@@ -149,6 +149,10 @@ class Attrs {
   std::vector<bool> used_;
 };
 
+/// Bounds of the <Sessiond> timings that a flag can set too (one range for the file and the flag).
+inline constexpr int64_t kMaxAntiEntropyPeriodMs = 24LL * 3600 * 1000;
+inline constexpr int64_t kMaxClockSkewMs = 24LL * 3600 * 1000;
+
 /// `<Cluster>` and everything inside it (cluster_xml.cc).
 Status LoadCluster(Loader& loader, const XmlElement& cluster);
 /// A Valve inside Engine, Host or Cluster (server_xml.cc).

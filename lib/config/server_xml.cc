@@ -290,6 +290,10 @@ Status LoadSessiond(Loader& l, const XmlElement& e) {
   SESSIOND_RETURN_IF_ERROR(a.Path("logFile", &s.log_file));
   SESSIOND_RETURN_IF_ERROR(a.Bool("insecure", &s.insecure));
   SESSIOND_RETURN_IF_ERROR(a.Int("flushInterval", &s.flush_interval_ms, 1, 3600 * 1000));
+  SESSIOND_RETURN_IF_ERROR(a.Int("antiEntropyPeriod", &s.anti_entropy_period_ms, 0,
+                                 internal::kMaxAntiEntropyPeriodMs));
+  SESSIOND_RETURN_IF_ERROR(
+      a.Int("maxClockSkew", &s.max_clock_skew_ms, 0, internal::kMaxClockSkewMs));
   SESSIOND_RETURN_IF_ERROR(a.Bool("cookieSecure", &s.cookie_secure));
   SESSIOND_RETURN_IF_ERROR(LoadSessiondEnums(l, a));
   a.Finish();

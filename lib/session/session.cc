@@ -3,6 +3,8 @@
 // session_codec.cc.
 #include "session/session.h"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 namespace sessiond::session {
@@ -41,16 +43,34 @@ HlcTime HybridClock::Now() {
   }
 }
 
+void HybridClock::set_max_skew_ms(int64_t ms, RefusedHook on_refused) {
+  max_skew_ms_ = std::max<int64_t>(0, ms);
+  on_refused_ = std::move(on_refused);
+}
+
+bool HybridClock::WithinSkew(HlcTime remote) const {
+  return max_skew_ms_ <= 0 || HlcWallMillis(remote) - wall_() <= max_skew_ms_;
+}
+
 // Merging is just "remember the maximum": Now() then returns something strictly greater than
 // everything seen, which is all the ordering replication needs.
-void HybridClock::Observe(HlcTime remote) {
+bool HybridClock::Observe(HlcTime remote) {
+  if (max_skew_ms_ > 0) {
+    const int64_t ahead = HlcWallMillis(remote) - wall_();
+    if (ahead > max_skew_ms_) {
+      refused_.fetch_add(1, std::memory_order_relaxed);
+      if (on_refused_) on_refused_(remote, ahead);
+      return false;
+    }
+  }
   uint64_t last = last_.load(std::memory_order_relaxed);
   while (remote > last) {
     if (last_.compare_exchange_weak(last, remote, std::memory_order_acq_rel,
                                     std::memory_order_relaxed)) {
-      return;
+      return true;
     }
   }
+  return true;
 }
 
 // ---- names ---------------------------------------------------------------------------------

@@ -42,19 +42,39 @@ inline HlcTime MakeHlc(int64_t wall_ms, uint32_t logical) {
 /// Hybrid logical clock (Kulkarni et al.): never goes backwards, stays close to wall time, and
 /// after Observe(remote) every local stamp is greater than the remote one — so a write that
 /// causally follows another is ordered after it even when the clocks are skewed. Thread-safe.
+///
+/// A max skew guards against a peer whose clock is broken or hostile: merged, one stamp from the
+/// year 3000 would drag this clock — and every later write's stamp, on every node — there for
+/// good. A remote stamp further ahead of this node's wall time than the bound is refused
+/// (Observe returns false, the clock does not move, refused() counts it), and the store refuses
+/// the event or session that carries it (SessionStore::Apply, Merge, RestoreTombstone).
 class HybridClock {
  public:
   using WallSource = std::function<int64_t()>;
+  /// Called for each refused stamp with how far ahead of wall time it was (ms); may be called
+  /// under the store's locks, so it must be quick (the daemon logs, rate-limited).
+  using RefusedHook = std::function<void(HlcTime remote, int64_t ahead_ms)>;
   /// `wall` defaults to base::WallMillis; tests pass a fake clock.
   explicit HybridClock(WallSource wall = nullptr);
+  /// Remote stamps more than `ms` ahead of wall time are refused from now on; 0 (the default):
+  /// no bound. Call before the clock is shared.
+  void set_max_skew_ms(int64_t ms, RefusedHook on_refused = nullptr);
   /// A new stamp, greater than every stamp this clock has issued or observed.
   HlcTime Now();
-  /// Merges a remote stamp (from a delta or heartbeat).
-  void Observe(HlcTime remote);
+  /// Merges a remote stamp (from a delta, a fetched session or a heartbeat). False, the clock
+  /// unchanged, when the stamp is beyond the max skew.
+  [[nodiscard]] bool Observe(HlcTime remote);
+  /// Whether Observe would take `remote` (does not count a refusal).
+  bool WithinSkew(HlcTime remote) const;
+  /// Remote stamps refused so far.
+  uint64_t refused() const { return refused_.load(std::memory_order_relaxed); }
 
  private:
   WallSource wall_;
   std::atomic<uint64_t> last_{0};
+  int64_t max_skew_ms_ = 0;
+  RefusedHook on_refused_;
+  std::atomic<uint64_t> refused_{0};
 };
 
 /// Who wrote a value and when: compared by (time, node) — last writer wins, node name breaks ties.

@@ -134,7 +134,12 @@ Status CheckEvent(const Event& ev) {
 
 Status SessionStore::Apply(const Event& event, bool republish) {
   SESSIOND_RETURN_IF_ERROR(CheckEvent(event));
-  options_.clock->Observe(event.stamp.time);
+  if (!options_.clock->Observe(event.stamp.time)) {
+    return Status::BadRequest("event for session " + event.session_id + " from " +
+                              event.stamp.node + " stamped " +
+                              std::to_string(HlcWallMillis(event.stamp.time) - options_.wall_ms()) +
+                              " ms ahead of this node's clock (beyond maxClockSkew): refused");
+  }
   const int64_t now = options_.wall_ms();
   const int64_t until = now + options_.tombstone_ms;
   Outcome outcome;
@@ -174,7 +179,9 @@ HlcTime MaxStamp(const Session& s) {
 
 bool SessionStore::Restore(Session session) {
   if (session.id.empty()) return false;
-  options_.clock->Observe(std::max(MaxStamp(session), session.id_stamp.time));
+  // This node's own rows: taken even when their stamps are beyond maxClockSkew (this node's
+  // clock went back), but then they do not drag the clock forward.
+  (void)options_.clock->Observe(std::max(MaxStamp(session), session.id_stamp.time));
   const int64_t now = options_.wall_ms();
   {
     ShardData& shard = ShardFor(session.id);

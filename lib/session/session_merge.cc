@@ -104,7 +104,7 @@ uint64_t ContentHash(const Session& s) { return EntryHash(internal::EntryOf(s));
 
 bool SessionStore::Merge(const Session& remote, bool republish) {
   if (remote.id.empty()) return false;
-  options_.clock->Observe(MaxStampOf(remote));
+  if (!options_.clock->Observe(MaxStampOf(remote))) return false;  // beyond maxClockSkew
   const int64_t now = options_.wall_ms();
   Event published;
   Event renamed;
@@ -175,6 +175,7 @@ std::vector<std::pair<std::string, Stamp>> SessionStore::Tombstones() const {
 
 bool SessionStore::RestoreTombstone(const std::string& id, const Stamp& stamp, bool republish) {
   if (id.empty()) return false;
+  if (!options_.clock->Observe(stamp.time)) return false;  // beyond maxClockSkew
   const int64_t now = options_.wall_ms();
   const int64_t until = HlcWallMillis(stamp.time) + options_.tombstone_ms;
   if (until <= now) return false;

@@ -373,7 +373,8 @@ TEST_F(ConfigTest, SessiondElement) {
   Result<LoadedConfig> r = Parse(Server(
       "<Sessiond adminAddress=\"127.0.0.5\" adminPort=\"9099\" agentPort=\"9777\" "
       "logLevel=\"WARNING\" insecure=\"true\" flushInterval=\"50\" maxWarBytes=\"64M\" "
-      "cookieSecure=\"yes\" cookieSameSite=\"strict\"/>"));
+      "cookieSecure=\"yes\" cookieSameSite=\"strict\" antiEntropyPeriod=\"2500\" "
+      "maxClockSkew=\"0\"/>"));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   const SessiondConfig& s = r->config.sessiond;
   EXPECT_EQ(s.admin_address, "127.0.0.5");
@@ -385,7 +386,22 @@ TEST_F(ConfigTest, SessiondElement) {
   EXPECT_EQ(s.max_war_bytes, 64 << 20);
   EXPECT_TRUE(s.cookie_secure);
   EXPECT_EQ(s.cookie_same_site, "Strict");
+  EXPECT_EQ(s.anti_entropy_period_ms, 2500);
+  EXPECT_EQ(s.max_clock_skew_ms, 0);
   EXPECT_EQ(CountKind(*r, Diagnostic::Kind::kUnknown), 0);
+}
+
+TEST_F(ConfigTest, SessiondTimingsHaveDefaultsAndBounds) {
+  Result<LoadedConfig> r = Parse(Server("<Sessiond/>"));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->config.sessiond.anti_entropy_period_ms, 10000);
+  EXPECT_EQ(r->config.sessiond.max_clock_skew_ms, 60000);
+  for (const char* bad : {"antiEntropyPeriod=\"-1\"", "antiEntropyPeriod=\"soon\"",
+                          "maxClockSkew=\"86400001\""}) {
+    Result<LoadedConfig> e = Parse(Server(std::string("<Sessiond ") + bad + "/>"));
+    ASSERT_FALSE(e.ok()) << bad;
+    EXPECT_THAT(e.status().message(), HasSubstr(std::string(bad).substr(0, 8))) << bad;
+  }
 }
 
 // ---- embedded default, overrides, members ---------------------------------------------------
@@ -435,6 +451,8 @@ TEST_F(ConfigTest, OverridesResolveDataDirTokenAndRoute) {
   o.receiver_port = 4100;
   o.log_level = "debug";
   o.insecure = true;
+  o.anti_entropy_period_ms = 1000;
+  o.max_clock_skew_ms = 5000;
   c = EmbeddedDefault("/srv/node1");
   ASSERT_TRUE(ApplyOverrides(o, &c).ok());
   EXPECT_EQ(c.sessiond.data_dir, "/srv/node1/d");
@@ -447,6 +465,8 @@ TEST_F(ConfigTest, OverridesResolveDataDirTokenAndRoute) {
   EXPECT_TRUE(c.cluster.enabled);
   EXPECT_EQ(c.sessiond.log_level, "debug");
   EXPECT_TRUE(c.sessiond.insecure);
+  EXPECT_EQ(c.sessiond.anti_entropy_period_ms, 1000);
+  EXPECT_EQ(c.sessiond.max_clock_skew_ms, 5000);
 }
 
 TEST_F(ConfigTest, OverrideErrorsNameTheFlag) {
@@ -462,6 +482,12 @@ TEST_F(ConfigTest, OverrideErrorsNameTheFlag) {
   o = {};
   o.jvm_route = "bad route";
   EXPECT_THAT(ApplyOverrides(o, &c).message(), StartsWith("--jvm-route"));
+  o = {};
+  o.anti_entropy_period_ms = -5;
+  EXPECT_THAT(ApplyOverrides(o, &c).message(), StartsWith("--anti-entropy-period -5"));
+  o = {};
+  o.max_clock_skew_ms = 86400001;
+  EXPECT_THAT(ApplyOverrides(o, &c).message(), StartsWith("--max-clock-skew 86400001"));
 }
 
 TEST_F(ConfigTest, MemberFlagsMakeAStaticCluster) {

@@ -142,8 +142,11 @@ TEST_F(ConvergenceE2eTest, PartitionHealsAndBothSidesConverge) {
 TEST_F(ConvergenceE2eTest, SplitBrainRenameConverges) {
   if (!InPrivateNetns()) GTEST_SKIP() << "nftables only inside a private namespace (netns-run)";
   if (Nft({"list", "tables"}).exit_code != 0) GTEST_SKIP() << "nft unavailable here";
-  DemoNode& a = Add("A");
-  DemoNode& b = Add("B");
+  // Frequent rounds, so the test sees that once converged, rounds find nothing more to repair.
+  const Edits often = {{"clusterSecretFile=\"../cluster.secret\"",
+                        "clusterSecretFile=\"../cluster.secret\" antiEntropyPeriod=\"200\""}};
+  DemoNode& a = Add("A", often);
+  DemoNode& b = Add("B", often);
   ASSERT_NO_FATAL_FAILURE(StartBoth(a, b));
 
   auto http_a = a.Http();
@@ -193,22 +196,24 @@ TEST_F(ConvergenceE2eTest, SplitBrainRenameConverges) {
   ASSERT_TRUE(converged) << seen << Logs();
   std::cout << "[ measure  ] split-brain rename: heal -> converged in " << took << " ms\n";
   RecordProperty("split_brain_heal_to_converged_ms", static_cast<int>(took));
-  // Converged means equal digests: the next anti-entropy rounds repair nothing more.
-  auto repaired = [](const DemoNode& n) {
-    const std::string metric = "sessiond_anti_entropy_repaired_total ";
+  // Converged means equal digests: the next anti-entropy rounds (every 200 ms here) repair
+  // nothing more (before the fix they re-pulled the same entries every round, forever).
+  auto metric = [](const DemoNode& n, const std::string& name) {
     std::string text = n.Metrics();
-    size_t at = text.find("\n" + metric);
-    return at == std::string::npos ? -1 : std::stoi(text.substr(at + 1 + metric.size()));
+    size_t at = text.find("\n" + name + " ");
+    return at == std::string::npos ? -1 : std::stoi(text.substr(at + 2 + name.size()));
   };
-  int before_a = repaired(a), before_b = repaired(b);
-  for (DemoNode* n : {&a, &b}) {
-    CommandResult r = n->Sessctl({"sessions", "list", "-o", "json"});
-    ASSERT_EQ(r.exit_code, 0) << r.err;
-    EXPECT_NE(r.out.find(id_b), std::string::npos) << r.out;
-  }
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  EXPECT_EQ(repaired(a), before_a);
-  EXPECT_EQ(repaired(b), before_b);
+  const std::string rounds = "sessiond_anti_entropy_rounds_total";
+  const std::string repaired = "sessiond_anti_entropy_repaired_total";
+  int rounds_a = metric(a, rounds), rounds_b = metric(b, rounds);
+  int repaired_a = metric(a, repaired), repaired_b = metric(b, repaired);
+  ASSERT_GE(rounds_a, 0) << a.Metrics();
+  EXPECT_TRUE(PollUntil([&] {
+    return metric(a, rounds) >= rounds_a + 2 && metric(b, rounds) >= rounds_b + 2;
+  }, 3000)) << "antiEntropyPeriod=200 runs a round every 200 ms";
+  EXPECT_EQ(metric(a, repaired), repaired_a);
+  EXPECT_EQ(metric(b, repaired), repaired_b);
+  EXPECT_EQ(metric(a, "sessiond_hlc_stamps_refused_total"), 0);
 }
 
 // nginx's round-robin sends the request after a session's creation to the other node, which in

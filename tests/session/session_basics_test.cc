@@ -55,12 +55,33 @@ TEST(HybridClockTest, StampsAfterObserveOrderAfterTheRemoteStamp) {
   behind.Advance(-10'000);
   HybridClock local(behind.Source());
   HlcTime remote = MakeHlc(behind.ms.load() + 10'000, 7);
-  local.Observe(remote);
+  EXPECT_TRUE(local.Observe(remote));
   HlcTime next = local.Now();
   EXPECT_GT(next, remote);
   EXPECT_EQ(HlcWallMillis(next), HlcWallMillis(remote));
-  local.Observe(MakeHlc(1, 0));  // an old stamp changes nothing
+  EXPECT_TRUE(local.Observe(MakeHlc(1, 0)));  // an old stamp changes nothing
   EXPECT_GT(local.Now(), next);
+}
+
+TEST(HybridClockTest, AStampBeyondTheMaxSkewIsRefusedAndCounted) {
+  FakeWall wall;
+  HybridClock clock(wall.Source());
+  std::vector<int64_t> hooked;
+  clock.set_max_skew_ms(1000, [&](HlcTime, int64_t ahead) { hooked.push_back(ahead); });
+  EXPECT_TRUE(clock.Observe(MakeHlc(wall.ms.load() + 1000, 3)));  // at the bound: taken
+  EXPECT_EQ(HlcWallMillis(clock.Now()), wall.ms.load() + 1000);
+  const HlcTime year_3000 = MakeHlc(32'503'680'000'000, 0);
+  EXPECT_FALSE(clock.WithinSkew(year_3000));
+  EXPECT_FALSE(clock.Observe(year_3000));
+  EXPECT_FALSE(clock.Observe(MakeHlc(wall.ms.load() + 1001, 0)));
+  EXPECT_EQ(clock.refused(), 2u);
+  ASSERT_EQ(hooked.size(), 2u);
+  EXPECT_EQ(hooked[1], 1001);
+  EXPECT_EQ(HlcWallMillis(clock.Now()), wall.ms.load() + 1000) << "the clock did not move";
+  wall.Advance(5000);  // once the wall clock is within the bound, the same stamp is taken
+  EXPECT_TRUE(clock.Observe(MakeHlc(wall.ms.load() - 3999, 0)));
+  HybridClock unbounded(wall.Source());
+  EXPECT_TRUE(unbounded.Observe(year_3000)) << "no bound by default (maxClockSkew=0)";
 }
 
 TEST(HybridClockTest, ConcurrentNowCallsAreUnique) {

@@ -161,6 +161,37 @@ TEST_F(MergeTest, ATombstoneOfTheRenamedIdBuriesTheOldOne) {
   EXPECT_EQ(a_.store->Count(), 0u);
 }
 
+// A peer with a far-future clock (broken or hostile) cannot drag this node's clock, nor win
+// every later write, through a delta, a merged session or a tombstone: each is refused (nothing
+// changes here) until this node's wall clock is within maxClockSkew of the stamp.
+TEST(ClockSkewGuardTest, FarFutureStampsAreRefusedEverywhere) {
+  Node a{"a"}, b{"b"};
+  b.clock->set_max_skew_ms(60'000);
+  EventBatch created;
+  const std::string id = a.store->Create("/app", 0, true, &created)->id;  // never expires
+  for (const Event& ev : created) ASSERT_TRUE(b.store->Apply(ev, false).ok());
+
+  a.wall.Advance(3'600'000);  // a's clock runs an hour ahead
+  EventBatch set;
+  ASSERT_TRUE(a.store->SetAttribute(id, "k", "\"future\"", &set).ok());
+  Status applied = b.store->Apply(set[0], false);
+  EXPECT_EQ(applied.code(), Code::kBadRequest);
+  EXPECT_NE(applied.message().find("maxClockSkew"), std::string::npos) << applied.ToString();
+  EXPECT_FALSE(b.store->Get(id)->attributes.count("k"));
+  EXPECT_FALSE(b.store->Merge(*a.store->Get(id), false));
+  EXPECT_FALSE(b.store->Get(id)->attributes.count("k"));
+  EXPECT_FALSE(b.store->RestoreTombstone(id, Stamp{a.clock->Now(), "a"}, false));
+  EXPECT_TRUE(b.store->Get(id));
+  EXPECT_EQ(b.clock->refused(), 3u);
+  EXPECT_LT(HlcWallMillis(b.clock->Now()), b.wall.ms.load() + 1000) << "b's clock stayed put";
+
+  EventBatch local;
+  ASSERT_TRUE(b.store->SetAttribute(id, "mine", "1", &local).ok());  // still writes normally
+  b.wall.Advance(3'600'000);  // now within the bound: anti-entropy's next pull is taken
+  EXPECT_TRUE(b.store->Merge(*a.store->Get(id), false));
+  EXPECT_EQ(b.store->Get(id)->attributes.at("k").json, "\"future\"");
+}
+
 TEST_F(MergeTest, TombstoneBeatsAnyMergedState) {
   EventBatch batch;
   ASSERT_TRUE(a_.store->Invalidate(id_, &batch).ok());
