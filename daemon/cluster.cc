@@ -318,6 +318,8 @@ void Cluster::RegisterMetrics() {
     membership::MembershipStats ms = members_->stats();
     r.GetGauge("sessiond_cluster_auth_failures", "Frames and heartbeats that failed authentication since start")
         ->Set(double(t.auth_failures + ms.heartbeats_rejected));
+    r.GetGauge("sessiond_heartbeats_replayed", "Authentic heartbeats refused as duplicates or replays since start")
+        ->Set(double(ms.heartbeats_replayed));
     r.GetGauge("sessiond_heartbeat_lag_seconds", "Largest gap between heartbeats of alive members")
         ->Set(double(ms.max_heartbeat_lag_ms) / 1000.0);
     RefreshReplicationMetrics();

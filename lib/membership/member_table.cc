@@ -57,6 +57,14 @@ Effects MemberTable::OnHeartbeat(const Heartbeat& hb, bool is_static, Clock now)
   }
   if (hb.start_ms < e.member.info.start_ms) return {};  // a datagram from a past life
   if (e.member.state == State::kLeft) return {};        // reordered after its goodbye
+  // Not newer than the last heartbeat of this life by the sender's HLC (which only moves
+  // forward, and every heartbeat and probe reply takes a new stamp): a duplicate or a replay,
+  // which must not keep a dead member alive nor undo a mode change.
+  if (hb.hlc != 0 && hb.hlc <= e.member.info.hlc) {
+    Effects fx;
+    fx.stale = true;
+    return fx;
+  }
 
   State before = e.member.state;
   if (before == State::kAlive) {

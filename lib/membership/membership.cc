@@ -98,7 +98,12 @@ class Membership::Impl {
   void RegisterHandlers();
   void StartTimers();
   void RefreshSelf();
-  std::string EncodedSelf() const { return EncodeHeartbeat(self_hb_, options_.secret); }
+  /// This node's heartbeat, refreshed: every one carries a new HLC stamp, which receivers use
+  /// to refuse a replayed or duplicated heartbeat (MemberTable::OnHeartbeat).
+  std::string FreshSelf() {
+    RefreshSelf();
+    return EncodeHeartbeat(self_hb_, options_.secret);
+  }
   void SendHeartbeat();
   void Greet();
   void OnDatagram(std::string_view bytes);
@@ -132,6 +137,7 @@ class Membership::Impl {
   int64_t start_ms_ = 0;
   bool leaving_ = false;
   int64_t last_greeting_mono_ms_ = 0;
+  uint64_t own_stamps_ = 0;  // heartbeat stamps when `self` gives none
   std::string interface_;
   std::unique_ptr<McastChannel> channel_;
   std::vector<uint64_t> timers_;
@@ -183,7 +189,7 @@ void Membership::Impl::RegisterHandlers() {
       if (hb.ok()) Accept(*hb, !options_.multicast);
       else Count(&MembershipStats::heartbeats_rejected);
     }
-    reply(Message{kPingType, EncodedSelf()});
+    reply(Message{kPingType, FreshSelf()});
   }));
   transport_->Handle(kGoodbyeType, Guard([this](const transport::Sender&, Message m,
                                                 transport::Transport::Reply reply) {
@@ -231,13 +237,15 @@ void Membership::Impl::RefreshSelf() {
   hb.protocol = kProtocolVersion;
   if (hb.receiver_host.empty()) hb.receiver_host = interface_;
   if (hb.receiver_port == 0) hb.receiver_port = transport_->port();
+  // Receivers refuse a heartbeat whose stamp is not newer than the last (replays): without a
+  // clock behind `self` (hlc 0), number them here so that rule still holds.
+  if (hb.hlc == 0) hb.hlc = ++own_stamps_;
   self_hb_ = std::move(hb);
 }
 
 void Membership::Impl::SendHeartbeat() {
   if (!channel_ || leaving_) return;
-  RefreshSelf();
-  Status st = channel_->Send(EncodedSelf());
+  Status st = channel_->Send(FreshSelf());
   Count(st.ok() ? &MembershipStats::heartbeats_sent : &MembershipStats::send_failures);
 }
 
@@ -280,7 +288,7 @@ void Membership::Impl::PingStatics() {
     if (std::find(pinging_.begin(), pinging_.end(), peer) != pinging_.end()) continue;
     pinging_.push_back(peer);
     int64_t timeout = std::max(options_.drop_time_ms, options_.probe_timeout_ms);
-    transport_->Request(peer, Message{kPingType, EncodedSelf()}, timeout,
+    transport_->Request(peer, Message{kPingType, FreshSelf()}, timeout,
                         Guard([this, peer](Result<Message> reply) {
       std::erase(pinging_, peer);
       if (!reply.ok()) return;  // silence is judged by drop_time; refusals by OnPeerFailure
@@ -293,7 +301,7 @@ void Membership::Impl::PingStatics() {
 
 void Membership::Impl::SendProbe(const Probe& probe) {
   Count(&MembershipStats::probes_sent);
-  transport_->Request(probe.address, Message{kPingType, EncodedSelf()}, options_.probe_timeout_ms,
+  transport_->Request(probe.address, Message{kPingType, FreshSelf()}, options_.probe_timeout_ms,
                       Guard([this, probe](Result<Message> reply) {
     OnProbeReply(probe, std::move(reply));
   }));
@@ -314,6 +322,7 @@ void Membership::Impl::OnProbeReply(const Probe& probe, Result<Message> reply) {
 }
 
 void Membership::Impl::Apply(Effects fx) {
+  if (fx.stale) Count(&MembershipStats::heartbeats_replayed);
   for (const Probe& p : fx.probes) SendProbe(p);
   if (fx.greet) Greet();
   if (fx.changes.empty()) return;
@@ -339,8 +348,7 @@ void Membership::Impl::Leave() {
   loop_->impl().RunAndWait([this, pending] {
     if (token_ == nullptr || leaving_) return;
     leaving_ = true;
-    RefreshSelf();
-    std::string bytes = EncodedSelf();
+    std::string bytes = FreshSelf();  // the same bytes each time: receivers take the first
     for (int i = 0; channel_ && i < kGoodbyeDatagrams; ++i) {
       Status st = channel_->Send(bytes);
       Count(st.ok() ? &MembershipStats::heartbeats_sent : &MembershipStats::send_failures);

@@ -57,7 +57,8 @@ struct Heartbeat {
   std::string build;           ///< sessiond version
   uint64_t sessions = 0;
   bool goodbye = false;        ///< the node is leaving
-  uint64_t hlc = 0;            ///< sender's clock, merged by receivers
+  uint64_t hlc = 0;            ///< sender's clock, merged by receivers; new in every heartbeat:
+                               ///< one not newer than the last of its life is refused (replay)
   friend bool operator==(const Heartbeat&, const Heartbeat&) = default;
 };
 /// Versioned binary encoding (layout in heartbeat.cc), authenticated like transport frames.
@@ -102,6 +103,7 @@ struct MembershipOptions {
 
 struct MembershipStats {
   uint64_t heartbeats_sent = 0, heartbeats_received = 0, heartbeats_rejected = 0;
+  uint64_t heartbeats_replayed = 0;  ///< authentic but not newer than the last of its life
   uint64_t send_failures = 0;        ///< multicast datagrams the kernel refused
   uint64_t probes_sent = 0, probes_failed = 0;
   int64_t max_heartbeat_lag_ms = 0;  ///< the largest gap between heartbeats of alive members

@@ -50,6 +50,8 @@ struct Effects {
   /// next `frequency` tick, so a joining node learns the cluster in one round trip (and pulls
   /// the state from it) however long `frequency` is.
   bool greet = false;
+  /// The heartbeat was a duplicate or a replay (not newer than the last of its life): ignored.
+  bool stale = false;
   void Append(Effects other);
 };
 

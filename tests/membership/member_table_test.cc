@@ -155,6 +155,30 @@ TEST_F(MemberTableTest, AppearingRestartingOrReturningMembersAreGreeted) {
   EXPECT_FALSE(table_.OnHeartbeat(bye, false, At(5000)).greet) << "said goodbye";
 }
 
+// Every heartbeat carries a fresh HLC stamp of its sender: one that is not newer than the last
+// of the same life is a duplicate or a replay and must not revive a dead member.
+TEST_F(MemberTableTest, ReplayedHeartbeatDoesNotReviveADeadMember) {
+  Heartbeat first = Beat();
+  first.hlc = 1000;
+  table_.OnHeartbeat(first, false, At(0));
+  Heartbeat second = Beat();
+  second.hlc = 2000;
+  table_.OnHeartbeat(second, false, At(500));
+  Probe probe = table_.Tick(At(500 + kDrop)).probes.at(0);
+  table_.OnProbeFailed("B", probe.id, At(500 + kDrop + 100));
+  ASSERT_EQ(StateOf("B"), State::kDead);
+  for (const Heartbeat& replay : {first, second}) {
+    Effects fx = table_.OnHeartbeat(replay, false, At(9000));
+    EXPECT_TRUE(fx.stale);
+    EXPECT_TRUE(fx.changes.empty());
+    EXPECT_EQ(StateOf("B"), State::kDead);
+  }
+  Heartbeat resumed = Beat();
+  resumed.hlc = 2001;  // the same process, SIGCONTed: a newer stamp
+  EXPECT_FALSE(table_.OnHeartbeat(resumed, false, At(9100)).stale);
+  EXPECT_EQ(StateOf("B"), State::kAlive);
+}
+
 TEST_F(MemberTableTest, ModeChangeIsReported) {
   table_.OnHeartbeat(Beat(), false, At(0));
   Heartbeat draining = Beat();

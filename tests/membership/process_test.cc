@@ -7,7 +7,11 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <thread>
+#include <mutex>
+#include <future>
 
+#include "membership/membership_internal.h"
 #include "test_node.h"
 
 namespace sessiond::membership {
@@ -105,6 +109,61 @@ TEST_F(ProcessTest, KilledNodeWithAnOpenConnectionIsDeadWithinHalfASecond) {
   std::printf("[ measure  ] kill -9 with an open connection: dead after %lld ms\n",
               static_cast<long long>(took));
   EXPECT_LT(took, 500);
+}
+
+// An attacker on the segment records a node's authentic heartbeats and, once the node is dead,
+// sends them again: they must not bring it back (a dead node "alive" keeps JvmRouteBinderValve
+// from re-issuing its sessions and makes writes wait on it).
+TEST_F(ProcessTest, ReplayedHeartbeatsOfAKilledNodeDoNotReviveIt) {
+  constexpr uint16_t kPort = 47003;
+  ChildNode child({.name = "child", .mcast_port = kPort});
+  ASSERT_GT(child.pid(), 0);
+  TestNode a({.name = "parent", .mcast_port = kPort});
+  ASSERT_TRUE(a.ok()) << a.status().ToString();
+
+  transport::EventLoop tap_loop;
+  tap_loop.Start();
+  std::mutex mu;
+  std::vector<std::string> recorded;  // GUARDED_BY(mu)
+  std::unique_ptr<McastChannel> tap;
+  std::promise<Status> opened;
+  tap_loop.Post([&] {
+    auto channel = McastChannel::Open(tap_loop, {"228.0.0.4", kPort, "127.0.0.1", 1},
+                                      [&](std::string_view bytes) {
+      auto hb = DecodeHeartbeat(bytes, testing::TestSecret());
+      std::lock_guard lock(mu);
+      if (hb.ok() && hb->name == "child") recorded.emplace_back(bytes);
+    });
+    if (channel.ok()) tap = std::move(channel).value();
+    opened.set_value(channel.status());
+  });
+  ASSERT_TRUE(opened.get_future().get().ok());
+  ASSERT_GE(WaitFor([&] {
+    std::lock_guard lock(mu);
+    return recorded.size() >= 3 && a.StateOf("child") == "alive";
+  }, 5000), 0);
+
+  ASSERT_EQ(kill(child.pid(), SIGKILL), 0);
+  ASSERT_GE(WaitFor([&] { return a.StateOf("child") == "dead"; }, 5000), 0) << a.StateOf("child");
+  std::vector<std::string> replay;
+  {
+    std::lock_guard lock(mu);
+    replay = recorded;
+  }
+  for (int round = 0; round < 5; ++round) {
+    tap_loop.Post([&] {
+      for (const std::string& bytes : replay) (void)tap->Send(bytes);
+    });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_EQ(a.StateOf("child"), "dead") << "a replayed heartbeat revived a killed node";
+  EXPECT_GE(a.membership().stats().heartbeats_replayed, replay.size());
+  std::promise<void> closed;
+  tap_loop.Post([&] {
+    tap->Close();
+    closed.set_value();
+  });
+  closed.get_future().wait();
 }
 
 }  // namespace
