@@ -11,8 +11,10 @@ struct StatusOptions {};
 std::string TransferText(const nlohmann::json& t) {
   std::string state = t.value("state", "none");
   if (state == "none") return state;
-  return state + " (" + std::to_string(t.value("received", 0)) + "/" +
-         std::to_string(t.value("expected", 0)) + " sessions)";
+  std::string text = state + " (" + std::to_string(t.value("received", 0)) + "/" +
+                     std::to_string(t.value("expected", 0)) + " sessions)";
+  if (t.contains("error") && t["error"].is_string()) text += ": " + t["error"].get<std::string>();
+  return text;
 }
 
 // "2 alive, 1 suspect, 0 dead" (+ ", 1 left" when any): this node's view of the cluster.

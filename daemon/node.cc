@@ -380,6 +380,7 @@ struct Node {
       info.state_transfer.state = std::string(replication::StateTransferStateName(p.state));
       info.state_transfer.received = p.received;
       info.state_transfer.expected = p.expected;
+      info.state_transfer.error = p.error;
       info.members = cluster->Counts();
     }
     return info;

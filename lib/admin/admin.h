@@ -56,6 +56,7 @@ struct StatusInfo {
     std::string state = "none";
     uint64_t received = 0;
     uint64_t expected = 0;
+    std::string error;  ///< why it failed; empty otherwise
   } state_transfer;
   /// This node's view of the cluster. When left empty, /v1/status counts the rows of
   /// AdminServices::members (and shows null when that is unwired too).

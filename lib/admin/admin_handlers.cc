@@ -79,7 +79,8 @@ Response Api::GetStatus(const Request&) const {
       {"state_transfer",
        {{"state", info.state_transfer.state},
         {"received", info.state_transfer.received},
-        {"expected", info.state_transfer.expected}}},
+        {"expected", info.state_transfer.expected},
+        {"error", info.state_transfer.error.empty() ? json() : json(info.state_transfer.error)}}},
   };
   // The daemon may fill the counts; else they come from the member list; null when neither.
   if (!info.members && services_.members) info.members = CountMembers(services_.members());

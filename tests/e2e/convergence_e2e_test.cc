@@ -216,6 +216,42 @@ TEST_F(ConvergenceE2eTest, SplitBrainRenameConverges) {
   EXPECT_EQ(metric(a, "sessiond_hlc_stamps_refused_total"), 0);
 }
 
+// A joiner whose state transfer cannot complete (its source's receiver unreachable: the
+// heartbeats say demoA is alive, the batches never come) stays up but not ready, as sessiond(8)
+// says: /readyz 503, no data plane, `sessctl status` state failed with the reason, an event.
+TEST_F(ConvergenceE2eTest, AFailedStateTransferLeavesTheJoinerUpButNotReady) {
+  if (!InPrivateNetns()) GTEST_SKIP() << "nftables only inside a private namespace (netns-run)";
+  if (Nft({"list", "tables"}).exit_code != 0) GTEST_SKIP() << "nft unavailable here";
+  DemoNode& a = Add("A");
+  ASSERT_NO_FATAL_FAILURE(a.Start());
+  a.CreateSessions(20);
+  ASSERT_NO_FATAL_FAILURE(Drop({{"ip", "daddr", "127.0.0.2", "tcp", "dport", "4000"}}));
+  DemoNode& b = Add("B", {{"expireSessionsOnShutdown=\"false\"",
+                           "expireSessionsOnShutdown=\"false\" stateTransferTimeout=\"1\""}});
+  ASSERT_NO_FATAL_FAILURE(b.Start(/*wait_ready=*/false));
+  json st;
+  ASSERT_TRUE(PollUntil([&] {
+    st = b.Status();
+    return st.is_object() && st["state_transfer"]["state"] == "failed";
+  }, 8000)) << st.dump() << b.Log();
+  const std::string error = st["state_transfer"].value("error", "");
+  EXPECT_NE(error.find("state transfer from demoA failed"), std::string::npos) << st.dump();
+  EXPECT_EQ(st["ready"], false);
+  EXPECT_TRUE(b.Running()) << "the node must stay up so an operator can see why";
+  auto ready = b.AdminNoAuth().Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 503);
+  auto http = b.Http();
+  EXPECT_FALSE(http.Get("/myapp/.session")) << "no data plane while the transfer failed";
+  CommandResult text = b.Sessctl({"status"});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("failed"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("state transfer from demoA failed"), std::string::npos) << text.out;
+  CommandResult events = b.Sessctl({"events", "-o", "json"});
+  ASSERT_EQ(events.exit_code, 0) << events.err;
+  EXPECT_NE(events.out.find("state transfer failed"), std::string::npos) << events.out;
+}
+
 // nginx's round-robin sends the request after a session's creation to the other node, which in
 // async mode may not have the delta yet: it fetches the session from the node its route names
 // instead of answering with a new session. Here A's deltas to B are dropped outright.
