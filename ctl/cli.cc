@@ -3,6 +3,7 @@
 
 #include "ctl/cli.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -51,12 +52,12 @@ CLI::Option* WithChoices(Context& ctx, CLI::Option* opt, std::vector<std::string
   return opt;
 }
 
-Result<std::unique_ptr<Client>> Context::Connect() const {
+Result<std::unique_ptr<Client>> Context::Connect(int64_t min_timeout_ms) const {
   auto timeout = sessiond::ParseDurationMillis(global.timeout);
   if (!timeout.ok()) return timeout.status();
   auto token = ResolveToken(global.token, global.token_file);
   if (!token.ok()) return token.status();
-  return Client::Create(global.endpoint, std::move(token.value()), *timeout);
+  return Client::Create(global.endpoint, std::move(token.value()), std::max(*timeout, min_timeout_ms));
 }
 
 Printer Context::MakePrinter() const {

@@ -43,8 +43,9 @@ struct Context {
   /// Candidate values of options and positionals with a fixed set (for __complete).
   std::map<const CLI::Option*, std::vector<std::string>> choices;
 
-  /// A client for the endpoint with the resolved token and timeout.
-  Result<std::unique_ptr<Client>> Connect() const;
+  /// A client for the endpoint with the resolved token and timeout (at least `min_timeout_ms`:
+  /// a command that asks the server to wait needs the answer to outlive that wait).
+  Result<std::unique_ptr<Client>> Connect(int64_t min_timeout_ms = 0) const;
   /// The printer for -o / --no-headers (validated at parse time).
   Printer MakePrinter() const;
 };

@@ -2,7 +2,10 @@
 
 #include <httplib.h>
 
+#include <algorithm>
 #include <fstream>
+#include <memory>
+#include <vector>
 #include <regex>
 #include <sstream>
 
@@ -104,6 +107,22 @@ Result<json> Client::Delete(const std::string& path) {
 
 Result<json> Client::Post(const std::string& path, const json& body) {
   return Finish(endpoint_, http_->Post(path.c_str(), body.dump(), "application/json"));
+}
+
+Result<json> Client::PutFile(const std::string& path, const std::string& file) {
+  auto in = std::make_shared<std::ifstream>(file, std::ios::binary);
+  if (!*in) return Status::NotFound("cannot read " + file);
+  in->seekg(0, std::ios::end);
+  auto size = static_cast<size_t>(in->tellg());
+  in->seekg(0);
+  auto provide = [in](size_t offset, size_t length, httplib::DataSink& sink) {
+    std::vector<char> buf(std::min<size_t>(length, 1 << 20));
+    in->seekg(static_cast<std::streamoff>(offset));
+    in->read(buf.data(), static_cast<std::streamsize>(buf.size()));
+    std::streamsize got = in->gcount();
+    return got > 0 && sink.write(buf.data(), static_cast<size_t>(got));
+  };
+  return Finish(endpoint_, http_->Put(path.c_str(), size, provide, "application/java-archive"));
 }
 
 std::string UrlEncode(const std::string& s) { return sessiond::PercentEncodePath(s); }

@@ -38,6 +38,9 @@ class Client {
   Result<nlohmann::json> Get(const std::string& path);
   Result<nlohmann::json> Delete(const std::string& path);
   Result<nlohmann::json> Post(const std::string& path, const nlohmann::json& body);
+  /// PUTs the bytes of `file` as the body, streamed (a WAR is never read into memory whole).
+  /// kNotFound naming the file when it cannot be read.
+  Result<nlohmann::json> PutFile(const std::string& path, const std::string& file);
 
  private:
   Client(std::string endpoint, std::unique_ptr<httplib::Client> http, std::string token);

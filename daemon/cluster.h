@@ -90,6 +90,11 @@ class Cluster {
   /// peer handles them in order), so each has received and applied them. kUnavailable naming
   /// the members that did not answer within `timeout_ms`.
   Status FlushAcknowledged(int64_t timeout_ms) const;
+  /// Alive members (not this node). Thread-safe.
+  std::vector<replication::Peer> AlivePeers() const;
+  /// The cluster's loop and transport, for the farm deployer's messages (valid until Stop).
+  transport::EventLoop* loop() const { return loop_.get(); }
+  transport::Transport* transport() const { return transport_.get(); }
   /// Milliseconds the state transfer took (0 before it ran or when there was nothing to pull).
   int64_t transfer_ms() const { return transfer_ms_; }
 
@@ -101,7 +106,6 @@ class Cluster {
   membership::MembershipOptions MembershipOptionsFor(const transport::Secret& secret) const;
   membership::Heartbeat SelfHeartbeat() const;
   void OnMemberChange(const membership::Member& m, std::optional<membership::State> before);
-  std::vector<replication::Peer> AlivePeers() const;
   void WaitForFirstHeartbeats() const;
   void RegisterMetrics();
   void RefreshReplicationMetrics();

@@ -25,6 +25,7 @@
 #include "base/base.h"
 #include "container/container.h"
 #include "drain/drain.h"
+#include "deploy/deploy.h"
 #include "metrics/metrics.h"
 #include "session/session.h"
 #include "store/store.h"
@@ -42,6 +43,21 @@ constexpr int64_t kHoldersTimeoutMs = 1000;
 constexpr int64_t kForwardDrainTimeoutMs = 10000;  // behind a loaded replication queue
 /// The meta key that keeps a drain across a restart (absent: active).
 constexpr const char* kDrainModeKey = "drain_mode";
+/// How long `sessctl apps` waits for the other members' app sets.
+constexpr int64_t kFarmAppsTimeoutMs = 1000;
+
+/// "myapp" -> "/myapp"; "ROOT" -> "" (the container's context paths).
+std::string ContextPathOf(const std::string& app_name) {
+  return app_name == "ROOT" ? "" : "/" + app_name;
+}
+
+admin::DeployResult ToAdminResult(const deploy::FarmReport& r) {
+  admin::DeployResult out{r.app.name, r.app.sha256, r.app.size, {}};
+  for (const deploy::NodeResult& n : r.nodes) {
+    out.nodes.push_back({n.node, n.ok, n.error, n.sha256, n.duration_ms});
+  }
+  return out;
+}
 
 void Notify(const char* state) {
 #ifdef SESSIOND_HAVE_SYSTEMD
@@ -123,6 +139,7 @@ struct Node {
   metrics::Registry metrics;
   std::unique_ptr<container::Container> container;
   std::unique_ptr<Cluster> cluster;  // null without a <Cluster>
+  std::unique_ptr<deploy::FarmDeployer> farm;
   std::unique_ptr<admin::AdminServer> admin;
   std::unique_ptr<drain::Drainer> drainer;     // after what its hooks use: destroyed first
   std::unique_ptr<drain::AgentServer> agent;   // null without agentPort
@@ -132,11 +149,13 @@ struct Node {
 
   explicit Node(const config::NodeConfig& c) : config(c) {}
 
-  void RecordEvent(const std::string& kind, const std::string& message) {
+  void RecordEvent(const std::string& kind, const std::string& message,
+                   std::map<std::string, std::string> fields = {}) {
     store::EventRecord event;
     event.kind = kind;
     event.node = config.jvm_route;
     event.message = message;
+    event.fields = std::move(fields);
     auto appended = db->AppendEvent(event);
     if (!appended.ok()) {
       SESSIOND_LOG(kWarn, "cannot record event", {"error", appended.status().message()});
@@ -361,6 +380,49 @@ struct Node {
     });
   }
 
+  /// Farm deploy (DESIGN.md §5): always on (PUT /v1/apps deploys locally without a <Cluster>);
+  /// the members' messages ride the cluster transport. Redeploys the registry's apps at once, so a
+  /// restarted node serves what it served before it even joins.
+  Status StartFarm() {
+    deploy::FarmOptions options;
+    options.node_name = config.jvm_route;
+    options.data_dir = config.sessiond.data_dir;
+    options.app_base = config.host.app_base;
+    options.limits.max_archive_bytes = config.sessiond.max_war_bytes;
+    const config::ClusterConfig::Farm& f = config.cluster.farm;
+    if (f.enabled && f.watch_enabled) options.watch_dir = f.watch_dir;
+    if (cluster) options.alive_peers = [this] { return cluster->AlivePeers(); };
+    options.host.deploy = [this](const deploy::AppVersion& app, const std::string& dir) {
+      return container->DeployApp(ContextPathOf(app.name), dir, app.sha256, app.size);
+    };
+    options.host.undeploy = [this](const std::string& name) {
+      return container->UndeployApp(ContextPathOf(name));
+    };
+    options.record_event = [this](std::string message, std::map<std::string, std::string> fields) {
+      RecordEvent("deploy", message, std::move(fields));
+    };
+    auto started = deploy::FarmDeployer::Start(cluster ? cluster->loop() : nullptr,
+                                               cluster ? cluster->transport() : nullptr, db.get(),
+                                               std::move(options));
+    if (!started.ok()) return started.status().Annotate("farm deploy");
+    farm = std::move(started).value();
+    for (const std::string& problem : farm->RestoreFromRegistry()) {
+      SESSIOND_LOG(kError, "farm-deployed app not restored", {"error", problem});
+      RecordEvent("deploy", "farm-deployed app not restored: " + problem);
+    }
+    return Status::Ok();
+  }
+
+  std::vector<admin::MemberFarm> FarmApps() const {
+    std::vector<admin::MemberFarm> out;
+    for (const deploy::MemberApps& m : farm->ClusterApps(kFarmAppsTimeoutMs)) {
+      admin::MemberFarm row{m.node, m.answered, {}};
+      for (const deploy::AppVersion& a : m.apps) row.apps.push_back({a.name, a.sha256, a.size, a.deployed_ms});
+      out.push_back(std::move(row));
+    }
+    return out;
+  }
+
   std::string AdminUrl() const {
     return "http://" + config.sessiond.admin_address + ":" +
            std::to_string(admin ? admin->port() : config.sessiond.admin_port);
@@ -445,6 +507,20 @@ struct Node {
       };
       services.holders = [this](const std::string& id) { return Holders(id); };
     }
+    services.deploy_app = [this](const std::string& name, const std::string& file,
+                                 int64_t wait_ms) -> Result<admin::DeployResult> {
+      auto r = farm->Deploy(name, file, /*take_file=*/true, "api", wait_ms);
+      if (!r.ok()) return r.status();
+      return ToAdminResult(*r);
+    };
+    services.undeploy_app = [this](const std::string& name, int64_t wait_ms) -> Result<admin::DeployResult> {
+      auto r = farm->Undeploy(name, wait_ms);
+      if (!r.ok()) return r.status();
+      return ToAdminResult(*r);
+    };
+    services.farm_apps = [this] { return FarmApps(); };
+    services.upload_dir = config.sessiond.data_dir + "/wars";
+    services.max_upload_bytes = config.sessiond.max_war_bytes;
     return services;
   }
 
@@ -492,6 +568,7 @@ struct Node {
     StartDrainer();  // before the cluster: its heartbeats carry the mode
     SESSIOND_RETURN_IF_ERROR(StartCluster());
     SESSIOND_RETURN_IF_ERROR(StartAgent());
+    SESSIOND_RETURN_IF_ERROR(StartFarm());
     SESSIOND_RETURN_IF_ERROR(StartAdmin());
     RegisterStoreMetrics();
     RegisterDrainMetrics();
@@ -508,6 +585,14 @@ struct Node {
         phase = Phase::kFailed;
         RecordEvent("replication", "state transfer failed: " + joined.message());
         return joined;
+      }
+      // The cluster's app set before ready (DESIGN.md §5): Tomcat's FarmWarDeployer never
+      // gives a late joiner the WARs deployed before it came.
+      Status converged = farm->Converge(config.cluster.manager.state_transfer_timeout_ms);
+      if (!converged.ok()) {
+        phase = Phase::kFailed;
+        RecordEvent("deploy", converged.message());
+        return converged;
       }
       replication::StateTransferProgress p = cluster->progress();
       if (p.state == replication::StateTransferProgress::State::kDone) {
@@ -551,6 +636,7 @@ struct Node {
     if (drainer) drainer->Stop();  // joins its worker before what its hooks use stops
     if (container) container->Shutdown(kShutdownGraceMs);
     if (cluster && phase.load() == Phase::kReady) ExpireSessionsOnShutdown();
+    if (farm) farm->Stop();  // before the transport it answers on goes away
     if (cluster) cluster->Stop(kReplicationFlushMs);
     if (admin) admin->Stop();
     if (persister) {

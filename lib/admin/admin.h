@@ -7,7 +7,9 @@
 //
 // Routes: GET /healthz, /readyz, /metrics (no token); GET /v1/status; GET /v1/members;
 // GET /v1/sessions;
-// GET|DELETE /v1/sessions/{id}; POST /v1/sessions/expire; GET /v1/apps; GET /v1/events;
+// GET|DELETE /v1/sessions/{id}; POST /v1/sessions/expire; GET /v1/apps; PUT|DELETE
+// /v1/apps/{name} (farm deploy: the PUT body is the WAR, streamed to a file under
+// AdminServices::upload_dir, never held in memory; over max_upload_bytes: 413); GET /v1/events;
 // POST|DELETE /v1/nodes/{name}/drain.
 // Errors are {"error": word, "message": ...} with HttpStatusOf/ErrorWordOf (base.h).
 //
@@ -122,6 +124,36 @@ struct EventPage {
   int64_t next_since = 0;          ///< pass as `since` to get what follows
 };
 
+/// One node's part in a farm deploy or undeploy (PUT/DELETE /v1/apps/{name} "nodes").
+struct DeployNodeResult {
+  std::string node;
+  bool ok = false;
+  std::string error;        ///< names the entry and the reason for a refused WAR
+  std::string sha256;       ///< deploy: what the node serves now; undeploy: the version removed
+  int64_t duration_ms = 0;
+};
+
+/// A farm deploy or undeploy across the cluster: this node first, then each member.
+struct DeployResult {
+  std::string name;         ///< "myapp"; "ROOT"
+  std::string sha256;
+  uint64_t size_bytes = 0;
+  std::vector<DeployNodeResult> nodes;
+};
+
+/// A farm-deployed app as one member holds it (GET /v1/apps per-node status).
+struct FarmedApp {
+  std::string name;
+  std::string sha256;
+  uint64_t size_bytes = 0;
+  int64_t deployed_ms = 0;
+};
+struct MemberFarm {
+  std::string node;
+  bool answered = false;    ///< false: it did not answer in time (its apps are unknown)
+  std::vector<FarmedApp> apps;
+};
+
 /// What the endpoint reads and steers. Pointers are borrowed and must outlive the AdminServer;
 /// callbacks run on the admin worker threads. Any of them may be empty: the matching routes then
 /// answer 503 (unavailable), readiness defaults to ready.
@@ -147,6 +179,18 @@ struct AdminServices {
   /// kNotFound for an unknown node; kBadRequest for bad timings; kUnavailable when the member
   /// cannot be reached.
   std::function<Result<DrainInfo>(const std::string& name, const DrainCommand& command)> drain;
+  /// Farm deploy of the uploaded WAR at `war_file` (the callee takes the file) as app `name`,
+  /// waiting up to `wait_ms` for the members (0: not at all). The error is this node's own.
+  std::function<Result<DeployResult>(const std::string& name, const std::string& war_file,
+                                     int64_t wait_ms)>
+      deploy_app;
+  std::function<Result<DeployResult>(const std::string& name, int64_t wait_ms)> undeploy_app;
+  /// Every member's farm-deployed apps, this node first (asks the members; up to a second).
+  std::function<std::vector<MemberFarm>()> farm_apps;
+  /// Where uploaded WARs are spooled (on the data dir's file system, so the deployer can take
+  /// the file by rename); empty: uploads answer 503.
+  std::string upload_dir;
+  int64_t max_upload_bytes = 512LL << 20;  ///< <Sessiond maxWarBytes>
 };
 
 /// The admin token file, read or freshly made.

@@ -115,6 +115,8 @@ const Api::Route Api::kRoutes[] = {
     {"GET", "/v1/sessions/*", true, nullptr, &Api::ShowSession},
     {"DELETE", "/v1/sessions/*", true, nullptr, &Api::DeleteSession},
     {"GET", "/v1/apps", true, &Api::ListApps, nullptr},
+    {"PUT", "/v1/apps/*", true, nullptr, &Api::PutApp},
+    {"DELETE", "/v1/apps/*", true, nullptr, &Api::DeleteApp},
     {"GET", "/v1/events", true, &Api::ListEvents, nullptr},
     {"POST", "/v1/nodes/*", true, nullptr, &Api::NodeCommand},
     {"DELETE", "/v1/nodes/*", true, nullptr, &Api::NodeCommand},

@@ -6,11 +6,11 @@ namespace sessiond::admin {
 
 using nlohmann::json;
 
-namespace {
-
 Status Unwired(const char* what) {
   return Status::Unavailable(std::string(what) + " is not available on this node yet");
 }
+
+namespace {
 
 // The event's `fields` as a JSON object; a malformed text is kept as a string rather than lost.
 json FieldsOf(const EventRecord& e) {
@@ -27,10 +27,6 @@ json EventJson(const EventRecord& e) {
 
 json CountsJson(const MemberCounts& c) {
   return {{"alive", c.alive}, {"suspect", c.suspect}, {"dead", c.dead}, {"left", c.left}};
-}
-
-std::string AppVersion(const container::AppInfo& app) {
-  return app.sha256.empty() ? "folder" : app.sha256.substr(0, 12);
 }
 
 }  // namespace
@@ -86,22 +82,6 @@ Response Api::GetStatus(const Request&) const {
   if (!info.members && services_.members) info.members = CountMembers(services_.members());
   body["members"] = info.members ? CountsJson(*info.members) : json();
   return JsonResponse(body);
-}
-
-Response Api::ListApps(const Request&) const {
-  if (!services_.apps) return ErrorResponse(Unwired("the app list"));
-  json items = json::array();
-  for (const container::AppInfo& app : services_.apps()) {
-    items.push_back({{"name", app.name},
-                     {"path", app.path},
-                     {"sha256", app.sha256},
-                     {"version", AppVersion(app)},
-                     {"size_bytes", app.size_bytes},
-                     {"deployed", FormatRfc3339Millis(app.deployed_ms)},
-                     {"distributable", app.distributable},
-                     {"session_timeout_seconds", app.session_timeout_s}});
-  }
-  return JsonResponse(items);
 }
 
 Response Api::ListEvents(const Request& req) const {

@@ -5,6 +5,7 @@
 // Handle() may run on many threads at once.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -21,6 +22,9 @@ struct Request {
   std::multimap<std::string, std::string> params;  ///< decoded query parameters
   std::string body;
   std::string authorization;  ///< the Authorization header ("" when absent)
+  /// Streams the body into `file` (PUT /v1/apps/{name} only; set by the HTTP adapter): kTooLarge
+  /// past `limit` bytes. Empty: the body is in `body`.
+  std::function<Status(const std::string& file, int64_t limit)> receive_body;
 
   /// The first value of query parameter `name`, or nullptr.
   const std::string* Param(const std::string& name) const;
@@ -33,6 +37,8 @@ struct Response {
   std::vector<std::pair<std::string, std::string>> headers;
 };
 
+/// kUnavailable "<what> is not available on this node yet" (an AdminServices callback is unwired).
+Status Unwired(const char* what);
 /// A JSON response with `status`.
 Response JsonResponse(const nlohmann::json& body, int status = 200);
 /// {"error": ErrorWordOf(code), "message": ...} with HttpStatusOf(code).
@@ -75,6 +81,8 @@ class Api {
   Response DeleteSession(const Request& req, const std::string& id) const;
   Response ExpireSessions(const Request& req) const;
   Response ListApps(const Request& req) const;
+  Response PutApp(const Request& req, const std::string& name) const;
+  Response DeleteApp(const Request& req, const std::string& name) const;
   Response ListEvents(const Request& req) const;
   Response ListMembers(const Request& req) const;
 

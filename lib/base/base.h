@@ -6,10 +6,12 @@
 #pragma once
 
 #include <cstdint>
+#include <cstddef>
 #include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -151,5 +153,77 @@ std::string PercentEncodePath(std::string_view path);
 std::string RandomBytes(size_t n);
 /// Compares in time independent of where the strings differ (for tokens and MACs).
 bool ConstantTimeEquals(std::string_view a, std::string_view b);
+
+// ---- wire bytes: little-endian integers and u32-length strings ------------------------------
+
+/// Appends little-endian integers and `u32 length + bytes` strings (the cluster messages' layout).
+class ByteWriter {
+ public:
+  explicit ByteWriter(size_t reserve = 64) { out_.reserve(reserve); }
+  template <typename T>
+  ByteWriter& Int(T value) {
+    auto v = static_cast<std::make_unsigned_t<T>>(value);
+    for (size_t i = 0; i < sizeof(T); ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    return *this;
+  }
+  ByteWriter& Str(std::string_view s) {
+    Int<uint32_t>(static_cast<uint32_t>(s.size()));
+    out_.append(s);
+    return *this;
+  }
+  std::string Take() { return std::move(out_); }
+
+ private:
+  std::string out_;
+};
+
+/// A cursor over untrusted bytes: every read checks what is left and latches the first failure
+/// (then returns zero values), so a decoder reads on and checks ok() once at the end.
+class ByteReader {
+ public:
+  explicit ByteReader(std::string_view bytes) : rest_(bytes) {}
+  bool ok() const { return ok_; }
+  size_t remaining() const { return rest_.size(); }
+  void Fail() { ok_ = false; }
+  template <typename T>
+  T Int() {
+    if (!ok_ || rest_.size() < sizeof(T)) return (ok_ = false, T{});
+    std::make_unsigned_t<T> v = 0;
+    for (size_t i = 0; i < sizeof(T); ++i)
+      v |= static_cast<std::make_unsigned_t<T>>(static_cast<uint8_t>(rest_[i])) << (8 * i);
+    rest_.remove_prefix(sizeof(T));
+    return static_cast<T>(v);
+  }
+  /// A string of at most `cap` bytes (never trusts the length).
+  std::string Str(size_t cap = SIZE_MAX) {
+    uint32_t len = Int<uint32_t>();
+    if (!ok_ || rest_.size() < len || len > cap) return (ok_ = false, std::string());
+    std::string s(rest_.substr(0, len));
+    rest_.remove_prefix(len);
+    return s;
+  }
+  bool Bool() {
+    uint8_t b = Int<uint8_t>();
+    if (b > 1) ok_ = false;
+    return b == 1;
+  }
+  /// A count of items of at least `min_bytes` each, at most `cap`.
+  uint32_t Count(size_t min_bytes, uint32_t cap) {
+    uint32_t n = Int<uint32_t>();
+    if (!ok_ || n > cap || n > rest_.size() / min_bytes) return (ok_ = false, 0);
+    return n;
+  }
+  /// The value when every read succeeded and nothing follows; else kBadRequest naming `what`.
+  template <typename T>
+  Result<T> Finish(T value, std::string_view what) const {
+    if (!ok_) return Status::BadRequest(std::string(what) + ": malformed");
+    if (!rest_.empty()) return Status::BadRequest(std::string(what) + ": trailing bytes");
+    return value;
+  }
+
+ private:
+  std::string_view rest_;
+  bool ok_ = true;
+};
 
 }  // namespace sessiond

@@ -20,10 +20,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-/// The hash of the WAR an unpacked folder came from; META-INF is never served, so the marker
-/// cannot leak to clients.
-constexpr const char* kWarMarker = "META-INF/.sessiond-war.sha256";
-
 /// "/" and "/a/" become "" and "/a"; a missing leading slash is added.
 std::string NormaliseContextPath(std::string path) {
   while (!path.empty() && path.back() == '/') path.pop_back();
@@ -142,8 +138,7 @@ bool UnpackedFolderIsCurrent(const std::string& war, const std::string& dir,
   if (ec) return false;
   auto dir_time = fs::last_write_time(dir, ec);
   if (ec || dir_time < war_time) return false;
-  Result<std::string> marker = ReadWholeFile(dir + "/" + kWarMarker);
-  return marker.ok() && *marker == sha256;
+  return deploy::ReadWarMarker(dir) == sha256;
 }
 
 /// Unpacks `war` into `dir` unless that is already done, then deploys the folder at `path`.
@@ -157,9 +152,10 @@ Status DeployWar(const std::string& war, const std::string& dir, const std::stri
   if (!UnpackedFolderIsCurrent(war, dir, *sha)) {
     deploy::WarLimits limits;
     limits.max_archive_bytes = max_war_bytes;
-    SESSIOND_RETURN_IF_ERROR(deploy::UnpackWar(war, dir, limits));
-    fs::create_directories(dir + "/META-INF", ec);
-    std::ofstream(dir + "/" + kWarMarker, std::ios::binary | std::ios::trunc) << *sha;
+    // Unpacked fresh even when the marker matches: the WAR is newer than its folder.
+    std::error_code rm;
+    fs::remove(fs::path(dir) / deploy::kWarMarkerFile, rm);
+    SESSIOND_RETURN_IF_ERROR(deploy::UnpackWarMarked(war, *sha, dir, limits));
   }
   return registry->DeployFolder(path, dir, war, *sha, size);
 }

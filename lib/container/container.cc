@@ -325,6 +325,15 @@ std::vector<AppInfo> Container::Apps() const {
   return out;
 }
 
+Status Container::DeployApp(const std::string& context_path, const std::string& dir,
+                            const std::string& sha256, uint64_t size_bytes) {
+  return impl_->apps.DeployFolder(context_path, dir, dir, sha256, size_bytes);
+}
+
+Status Container::UndeployApp(const std::string& context_path) {
+  return impl_->apps.Undeploy(context_path);
+}
+
 std::vector<std::string> Container::deploy_errors() const { return impl_->deploy_errors; }
 
 }  // namespace sessiond::container

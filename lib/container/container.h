@@ -88,6 +88,15 @@ class Container {
   uint64_t InFlight() const;
 
   std::vector<AppInfo> Apps() const;
+  /// Serves the unpacked folder `dir` at `context_path` ("/myapp"; "" for ROOT), replacing the
+  /// app there in one step: a request in flight keeps the version it resolved, the next one gets
+  /// the new. The app's sessions stay (they belong to the context path). kNotFound/kBadRequest
+  /// for a missing folder or a broken web.xml, and the old version keeps serving.
+  Status DeployApp(const std::string& context_path, const std::string& dir,
+                   const std::string& sha256, uint64_t size_bytes);
+  /// Stops serving `context_path` (kNotFound when nothing is deployed there). Sessions stay until
+  /// they expire.
+  Status UndeployApp(const std::string& context_path);
   /// Problems met while deploying the Host's apps at Create ("x.war: entry ../a: escapes").
   std::vector<std::string> deploy_errors() const;
 

@@ -409,7 +409,23 @@ Status ValidateWar(const std::string& war_path, const WarLimits& limits) {
   return Validate(z->get(), Label(war_path), limits).status();
 }
 
-Status UnpackWar(const std::string& war_path, const std::string& dest_dir, const WarLimits& limits) {
+namespace {
+
+/// Writes the marker into the fresh folder before it is swapped in, so a folder in place always
+/// carries the hash of what it holds.
+Status WriteMarker(const std::string& dir, const std::string& sha256, const std::string& war) {
+  std::error_code ec;
+  fs::create_directories(fs::path(dir) / "META-INF", ec);
+  std::string path = (fs::path(dir) / kWarMarkerFile).string();
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0644));
+  if (fd.get() < 0 || ::write(fd.get(), sha256.data(), sha256.size()) != ssize_t(sha256.size()))
+    return Status::Internal(war + ": cannot write " + path + ": " + ErrnoText(errno));
+  return Status::Ok();
+}
+
+/// UnpackWar, writing the marker of `sha256` (when not empty) before the swap.
+Status Unpack(const std::string& war_path, const std::string& dest_dir, const WarLimits& limits,
+              const std::string& sha256) {
   const std::string war = Label(war_path);
   Result<ZipPtr> z = OpenArchive(war_path, limits);
   if (!z.ok()) return z.status();
@@ -424,12 +440,33 @@ Status UnpackWar(const std::string& war_path, const std::string& dest_dir, const
     return Status::Internal(war + ": cannot create a folder beside " + dest.string() + ": " +
                             ErrnoText(errno));
   Status s = ExtractAll(z->get(), *entries, tmp, war, limits);
+  if (s.ok() && !sha256.empty()) s = WriteMarker(tmp, sha256, war);
   if (s.ok()) s = SwapIntoPlace(tmp, dest.string(), war);
   if (!s.ok()) {
     std::error_code ec;
     fs::remove_all(tmp, ec);
   }
   return s;
+}
+
+}  // namespace
+
+Status UnpackWar(const std::string& war_path, const std::string& dest_dir, const WarLimits& limits) {
+  return Unpack(war_path, dest_dir, limits, "");
+}
+
+std::string ReadWarMarker(const std::string& dir) {
+  Fd fd(::open((fs::path(dir) / kWarMarkerFile).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (fd.get() < 0) return "";
+  char buf[128];
+  ssize_t got = ::read(fd.get(), buf, sizeof buf);
+  return got > 0 ? std::string(buf, static_cast<size_t>(got)) : "";
+}
+
+Status UnpackWarMarked(const std::string& war_path, const std::string& sha256,
+                       const std::string& dest_dir, const WarLimits& limits) {
+  if (!sha256.empty() && ReadWarMarker(dest_dir) == sha256) return Status::Ok();
+  return Unpack(war_path, dest_dir, limits, sha256);
 }
 
 Result<std::string> Sha256File(const std::string& path) {

@@ -125,8 +125,8 @@ std::vector<std::string> Complete(std::vector<std::string> words) {
 
 TEST(CompleteTest, TopLevelCommandsWithoutHiddenOnes) {
   EXPECT_THAT(Complete({""}),
-              ElementsAre("status", "members", "sessions", "apps", "drain", "undrain", "events",
-                          "version", "completion"));
+              ElementsAre("status", "members", "sessions", "apps", "deploy", "undeploy", "drain",
+                          "undrain", "events", "version", "completion"));
   EXPECT_THAT(Complete({"s"}), ElementsAre("status", "sessions"));
 }
 

@@ -15,6 +15,7 @@
 
 #include "deploy/deploy.h"
 #include "support/files.h"
+#include "support/zip.h"
 
 namespace sessiond::deploy {
 namespace {
@@ -23,42 +24,8 @@ namespace fs = std::filesystem;
 using sessiond::testing::ReadFile;
 using sessiond::testing::TempDir;
 using sessiond::testing::WriteFile;
-
-struct ZipEntry {
-  ZipEntry(std::string n, std::string d = "", std::optional<uint32_t> mode = std::nullopt,
-           bool dir = false)
-      : name(std::move(n)), data(std::move(d)), unix_mode(mode), is_dir(dir) {}
-  std::string name;
-  std::string data;
-  std::optional<uint32_t> unix_mode;  ///< written as external attributes when set
-  bool is_dir = false;
-};
-
-/// Writes a zip at `path` with exactly these entry names (libzip does not clean them up).
-void BuildZip(const std::string& path, const std::vector<ZipEntry>& entries) {
-  int err = 0;
-  zip_t* z = zip_open(path.c_str(), ZIP_CREATE | ZIP_TRUNCATE, &err);
-  ASSERT_NE(z, nullptr) << "zip_open " << err;
-  for (const ZipEntry& e : entries) {
-    zip_int64_t idx;
-    if (e.is_dir) {
-      idx = zip_dir_add(z, e.name.c_str(), ZIP_FL_ENC_RAW);
-    } else {
-      // The buffer must outlive zip_close; libzip copies it when freep=1, so hand it a copy.
-      void* copy = std::malloc(e.data.size() + 1);
-      std::memcpy(copy, e.data.data(), e.data.size());
-      zip_source_t* src = zip_source_buffer(z, copy, e.data.size(), 1);
-      ASSERT_NE(src, nullptr);
-      idx = zip_file_add(z, e.name.c_str(), src, ZIP_FL_ENC_RAW | ZIP_FL_OVERWRITE);
-      if (idx < 0) zip_source_free(src);
-    }
-    ASSERT_GE(idx, 0) << e.name << ": " << zip_strerror(z);
-    if (e.unix_mode) {
-      ASSERT_EQ(zip_file_set_external_attributes(z, idx, 0, ZIP_OPSYS_UNIX, *e.unix_mode << 16), 0);
-    }
-  }
-  ASSERT_EQ(zip_close(z), 0);
-}
+using sessiond::testing::BuildZip;
+using sessiond::testing::ZipEntry;
 
 std::vector<std::string> Listing(const std::string& dir) {
   std::vector<std::string> names;

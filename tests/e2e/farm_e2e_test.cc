@@ -1,0 +1,188 @@
+// Farm deploy end to end (DESIGN.md §5 "Farm deploy"): real sessiond nodes from the seed-style
+// server.xml on 127.0.0.2-4 in the test's private namespace, WARs built at test time, `sessctl
+// deploy/undeploy/apps` run as an operator would, and every node's data plane checked over HTTP.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "cluster_fixture.h"
+#include "node_fixture.h"
+#include "support/zip.h"
+
+namespace sessiond::testing {
+namespace {
+
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+class FarmE2eTest : public ClusterTest {
+ protected:
+  /// A WAR whose index.html says `text` (distributable, so its sessions replicate).
+  std::string War(const std::string& file, const std::string& text) {
+    std::string path = wars_.Path(file);
+    BuildZip(path, {{"index.html", text},
+                    {"WEB-INF/web.xml", "<web-app><distributable/></web-app>"}});
+    return path;
+  }
+  std::string Hostile(const std::string& file, const std::vector<ZipEntry>& entries) {
+    std::string path = wars_.Path(file);
+    BuildZip(path, entries);
+    return path;
+  }
+  /// What `node` serves at `path` ("<status>" when not 200, "" when it does not answer).
+  static std::string Serves(ClusterNode& node, const std::string& path) {
+    httplib::Client c(node.Address(), kClusterHttpPort);
+    c.set_connection_timeout(2);
+    auto r = c.Get(path);
+    if (!r) return "";
+    return r->status == 200 ? r->body : "<" + std::to_string(r->status) + ">";
+  }
+  void ExpectEveryNodeServes(const std::string& path, const std::string& body) {
+    for (auto& n : nodes_) {
+      if (n->Running()) EXPECT_EQ(Serves(*n, path), body) << n->name();
+    }
+  }
+  CommandResult Deploy(ClusterNode& via, const std::string& war, const std::string& ctx) {
+    return via.Sessctl({"deploy", war, "--path", ctx, "--wait", "--wait-timeout", "20s", "-o", "json"});
+  }
+  /// The version every node's /v1/apps lists for `name` ("" when absent).
+  static std::string VersionOn(ClusterNode& node, const std::string& name) {
+    auto r = node.Admin().Get("/v1/apps");
+    if (!r || r->status != 200) return "?";
+    for (auto& a : json::parse(r->body))
+      if (a.value("name", "") == name) return a.value("sha256", "");
+    return "";
+  }
+
+  TempDir wars_;
+};
+
+TEST_F(FarmE2eTest, DeployWithWaitServesTheWarOnEveryNode) {
+  ASSERT_NO_FATAL_FAILURE(StartThree());
+  std::string war = War("shop.war", "shop v1");
+  CommandResult r = Deploy(*nodes_[0], war, "/shop");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  json result = json::parse(r.out);
+  EXPECT_EQ(result["name"], "shop");
+  ASSERT_EQ(result["nodes"].size(), 3u) << r.out;
+  std::string sha = result["sha256"];
+  for (auto& n : result["nodes"]) {
+    EXPECT_TRUE(n["ok"].get<bool>()) << n;
+    EXPECT_EQ(n["sha256"], sha);
+  }
+  // --wait returned: every node serves it now, no polling.
+  ExpectEveryNodeServes("/shop/index.html", "shop v1");
+  for (auto& n : nodes_) EXPECT_EQ(VersionOn(*n, "shop"), sha) << n->name();
+  // sessctl apps: one row, every node on the same version.
+  CommandResult apps = nodes_[1]->Sessctl({"apps", "-o", "json"});
+  ASSERT_EQ(apps.exit_code, 0) << apps.err;
+  json list = json::parse(apps.out);
+  auto shop = std::find_if(list.begin(), list.end(), [](const json& a) { return a["name"] == "shop"; });
+  ASSERT_NE(shop, list.end()) << apps.out;
+  EXPECT_FALSE((*shop)["skew"].get<bool>()) << apps.out;
+  EXPECT_EQ((*shop)["nodes"].size(), 3u);
+  CommandResult table = nodes_[1]->Sessctl({"apps"});
+  EXPECT_NE(table.out.find("3/3 ok"), std::string::npos) << table.out;
+  // Every node logged it.
+  for (auto& n : nodes_) {
+    bool logged = false;
+    for (auto& e : n->Events())
+      logged = logged || (e.value("kind", "") == "deploy" && e.value("message", "").find("shop") != std::string::npos);
+    EXPECT_TRUE(logged) << n->name();
+  }
+}
+
+TEST_F(FarmE2eTest, HostileWarsAreRefusedAndTheRunningVersionKeepsServing) {
+  ASSERT_NO_FATAL_FAILURE(StartThree());
+  ASSERT_EQ(Deploy(*nodes_[0], War("shop.war", "shop v1"), "/shop").exit_code, 0);
+  std::string sha = VersionOn(*nodes_[0], "shop");
+  std::string good = War("good.war", "shop v2");
+  std::string truncated = wars_.Path("truncated.war");
+  std::string bytes = ReadFile(good);
+  WriteFile(truncated, bytes.substr(0, bytes.size() / 2));
+  struct Case {
+    std::string war, entry, reason;
+  } cases[] = {
+      {Hostile("slip.war", {{"index.html", "x"}, {"../../evil.txt", "pwned"}}), "../../evil.txt", "escapes"},
+      {Hostile("abs.war", {{"index.html", "x"}, {"/etc/evil", "pwned"}}), "/etc/evil", "absolute"},
+      {Hostile("link.war", {{"index.html", "x"}, {"link", "/etc/passwd", 0120777}}), "link", "symbolic link"},
+      {truncated, "", ""},
+  };
+  for (const Case& c : cases) {
+    CommandResult r = Deploy(*nodes_[1], c.war, "/shop");
+    EXPECT_EQ(r.exit_code, 1) << c.war << "\n" << r.out << r.err;
+    EXPECT_NE(r.err.find("shop.war"), std::string::npos) << r.err;
+    if (!c.entry.empty()) {
+      EXPECT_NE(r.err.find(c.entry), std::string::npos) << r.err;
+      EXPECT_NE(r.err.find(c.reason), std::string::npos) << r.err;
+    }
+    ExpectEveryNodeServes("/shop/index.html", "shop v1");
+    for (auto& n : nodes_) EXPECT_EQ(VersionOn(*n, "shop"), sha) << n->name();
+  }
+  for (auto& n : nodes_) {
+    EXPECT_FALSE(fs::exists(n->BasePath("evil.txt")));
+    EXPECT_FALSE(fs::exists(n->BasePath("webapps/evil.txt")));
+  }
+}
+
+TEST_F(FarmE2eTest, RedeployKeepsSessionsAndUndeployRemovesTheAppEverywhere) {
+  ASSERT_NO_FATAL_FAILURE(StartThree());
+  ASSERT_EQ(Deploy(*nodes_[0], War("shop.war", "shop v1"), "/shop").exit_code, 0);
+  httplib::Client a(nodes_[0]->Address(), kClusterHttpPort);
+  CookieJar jar(&a);
+  auto put = jar.Put("/shop/.session/attributes/cart", "[\"book\"]");
+  ASSERT_TRUE(put && put->status == 204) << (put ? put->body : "no answer");
+  std::string id = jar.session_id();
+
+  CommandResult r = Deploy(*nodes_[2], War("shop2.war", "shop v2"), "/shop");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  ExpectEveryNodeServes("/shop/index.html", "shop v2");
+  for (auto& n : nodes_) {
+    httplib::Client c(n->Address(), kClusterHttpPort);
+    CookieJar on(&c);
+    on.set_session_id(id);
+    bool replicated = WaitUntil([&] {
+      auto got = on.Get("/shop/.session/attributes/cart");
+      return got && got->status == 200 && got->body == "[\"book\"]";
+    }, 3000);
+    EXPECT_TRUE(replicated) << n->name() << " lost the session across the redeploy";
+  }
+
+  CommandResult u = nodes_[1]->Sessctl({"undeploy", "/shop", "--wait", "-o", "json"});
+  ASSERT_EQ(u.exit_code, 0) << u.out << u.err;
+  EXPECT_EQ(json::parse(u.out)["nodes"].size(), 3u);
+  ExpectEveryNodeServes("/shop/index.html", "<404>");
+  for (auto& n : nodes_) EXPECT_EQ(VersionOn(*n, "shop"), "") << n->name();
+  CommandResult again = nodes_[1]->Sessctl({"undeploy", "/shop"});
+  EXPECT_EQ(again.exit_code, 4) << again.out << again.err;
+}
+
+TEST_F(FarmE2eTest, LateJoinerServesTheAppsBeforeItIsReady) {
+  NodeSpec a{"nodeA", 2}, b{"nodeB", 3}, c{"nodeC", 4};
+  ASSERT_NO_FATAL_FAILURE(AddStarted(a));
+  ASSERT_NO_FATAL_FAILURE(AddStarted(b));
+  ASSERT_TRUE(WaitUntil([&] { return AllSeeAllAlive(); }, 5000)) << Views();
+  ASSERT_EQ(Deploy(*nodes_[0], War("shop.war", "shop v1"), "/shop").exit_code, 0);
+  ASSERT_EQ(Deploy(*nodes_[1], War("blog.war", "blog v1"), "/blog").exit_code, 0);
+
+  ClusterNode& late = Add(c);
+  ASSERT_NO_FATAL_FAILURE(late.Start(/*wait=*/false));
+  ASSERT_TRUE(WaitUntil([&] {
+    auto r = late.Admin().Get("/readyz");
+    return r && r->status == 200;
+  }, 15000)) << late.Log();
+  // Ready means it serves the cluster's apps already.
+  EXPECT_EQ(Serves(late, "/shop/index.html"), "shop v1");
+  EXPECT_EQ(Serves(late, "/blog/index.html"), "blog v1");
+
+  // A restart redeploys from its own data dir (and converges again).
+  late.Stop();
+  ASSERT_NO_FATAL_FAILURE(late.Start());
+  EXPECT_EQ(Serves(late, "/shop/index.html"), "shop v1");
+}
+
+}  // namespace
+}  // namespace sessiond::testing
