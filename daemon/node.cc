@@ -391,7 +391,11 @@ struct Node {
     options.limits.max_archive_bytes = config.sessiond.max_war_bytes;
     const config::ClusterConfig::Farm& f = config.cluster.farm;
     if (f.enabled && f.watch_enabled) options.watch_dir = f.watch_dir;
-    if (cluster) options.alive_peers = [this] { return cluster->AlivePeers(); };
+    if (cluster) {
+      options.alive_peers = [this] {
+        return cluster ? cluster->AlivePeers() : std::vector<replication::Peer>{};
+      };
+    }
     options.host.deploy = [this](const deploy::AppVersion& app, const std::string& dir) {
       return container->DeployApp(ContextPathOf(app.name), dir, app.sha256, app.size);
     };

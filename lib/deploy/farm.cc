@@ -6,6 +6,7 @@
 #include <future>
 #include <mutex>
 #include <set>
+#include <thread>
 
 #include "deploy/farm_impl.h"
 
@@ -18,6 +19,8 @@ namespace {
 /// How long a member may take to pull, unpack and deploy a WAR before the origin stops waiting
 /// for its answer (a caller that waits less stops waiting earlier).
 constexpr int64_t kMemberAnswerMs = 10 * 60 * 1000;
+/// How long Converge keeps asking a member that has no farm handler yet (it is starting too).
+constexpr int64_t kStartingMemberMs = 5000;
 /// Undeploy waits at least this long for the members (see Undeploy).
 constexpr int64_t kUndeployMinWaitMs = 5000;
 /// One chunk round trip; a frozen origin fails the pull after this.
@@ -386,12 +389,23 @@ std::vector<std::string> FarmDeployer::Impl::RestoreFromRegistry() {
 Status FarmDeployer::Impl::Converge(int64_t timeout_ms) {
   if (!transport) return Status::Ok();
   for (const replication::Peer& peer : SortedPeers(options)) {
-    Result<Message> r = RequestAndWait(transport, peer.address, Message{kAppsType, ""}, timeout_ms);
+    Result<Message> r = AskAppList(peer, timeout_ms);
     Result<AppList> theirs = r.ok() ? DecodeAppList(r->body) : Result<AppList>(r.status());
     if (!theirs.ok()) continue;  // the next member may answer
     return ConvergeWith(peer, *theirs);
   }
   return Status::Ok();  // nobody alive answered: nothing to converge to
+}
+
+/// A member that is starting too may not have registered its farm handlers yet ("no handler",
+/// kNotFound): ask again for a moment rather than take it for a member without apps.
+Result<Message> FarmDeployer::Impl::AskAppList(const replication::Peer& peer, int64_t timeout_ms) {
+  int64_t deadline = MonotonicMillis() + std::min<int64_t>(timeout_ms, kStartingMemberMs);
+  while (true) {
+    Result<Message> r = RequestAndWait(transport, peer.address, Message{kAppsType, ""}, timeout_ms);
+    if (r.ok() || r.status().code() != Code::kNotFound || MonotonicMillis() > deadline) return r;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
 }
 
 Status FarmDeployer::Impl::ConvergeWith(const replication::Peer& peer, const AppList& theirs) {

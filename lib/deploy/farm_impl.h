@@ -70,6 +70,7 @@ class FarmDeployer::Impl : public std::enable_shared_from_this<FarmDeployer::Imp
   Status Pull(const AppVersion& app, const transport::PeerAddress& from);
   NodeResult PullAndDeploy(const AppVersion& app, const transport::PeerAddress& from,
                            const std::string& source);
+  Result<transport::Message> AskAppList(const replication::Peer& peer, int64_t timeout_ms);
   Status ConvergeWith(const replication::Peer& peer, const AppList& theirs);
   void WatchLoop();
   void ScanWatchDir();
