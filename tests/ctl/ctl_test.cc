@@ -133,7 +133,7 @@ TEST(CompleteTest, TopLevelCommandsWithoutHiddenOnes) {
 TEST(CompleteTest, DrainOptions) {
   EXPECT_THAT(Complete({"drain", "nodeB", "--"}),
               ::testing::IsSupersetOf({"--grace", "--deadline", "--wait", "--shutdown"}));
-  EXPECT_THAT(Complete({"u"}), ElementsAre("undrain"));
+  EXPECT_THAT(Complete({"u"}), ElementsAre("undeploy", "undrain"));
 }
 
 TEST(CompleteTest, SubcommandsAndTheirOptions) {

@@ -184,5 +184,25 @@ TEST_F(FarmE2eTest, LateJoinerServesTheAppsBeforeItIsReady) {
   EXPECT_EQ(Serves(late, "/shop/index.html"), "shop v1");
 }
 
+TEST_F(FarmE2eTest, WatchDirDropDeploysEverywhereAndRemovalUndeploys) {
+  ClusterNode& a = Add({"nodeA", 2});
+  ClusterNode& b = Add({"nodeB", 3});
+  std::string xml = ReadFile(a.BasePath("conf/server.xml"));
+  ReplaceOnce(xml, "watchEnabled=\"false\"", "watchEnabled=\"true\"");
+  WriteFile(a.BasePath("conf/server.xml"), xml);
+  ASSERT_NO_FATAL_FAILURE(a.Start());
+  ASSERT_NO_FATAL_FAILURE(b.Start());
+  ASSERT_TRUE(WaitUntil([&] { return AllSeeAllAlive(); }, 5000)) << Views();
+  // Written under a hidden name, then renamed into place: never picked up half-written.
+  std::string hidden = a.BasePath("war-listen/.shop.war");
+  fs::copy_file(War("shop.war", "dropped v1"), hidden);
+  fs::rename(hidden, a.BasePath("war-listen/shop.war"));
+  EXPECT_TRUE(WaitUntil([&] { return Serves(b, "/shop/index.html") == "dropped v1"; }, 10000)) << a.Log();
+  EXPECT_EQ(Serves(a, "/shop/index.html"), "dropped v1");
+  fs::remove(a.BasePath("war-listen/shop.war"));
+  EXPECT_TRUE(WaitUntil([&] { return Serves(b, "/shop/index.html") == "<404>"; }, 10000)) << a.Log();
+  EXPECT_EQ(Serves(a, "/shop/index.html"), "<404>");
+}
+
 }  // namespace
 }  // namespace sessiond::testing
