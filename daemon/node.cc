@@ -45,6 +45,9 @@ constexpr int64_t kForwardDrainTimeoutMs = 10000;  // behind a loaded replicatio
 constexpr const char* kDrainModeKey = "drain_mode";
 /// How long `sessctl apps` waits for the other members' app sets.
 constexpr int64_t kFarmAppsTimeoutMs = 1000;
+/// After a failed state transfer, the pause before the node tries to join again (long enough
+/// that `sessctl status` shows the failure and why between attempts).
+constexpr int64_t kJoinRetryMs = 10000;
 
 /// "myapp" -> "/myapp"; "ROOT" -> "" (the container's context paths).
 std::string ContextPathOf(const std::string& app_name) {
@@ -654,10 +657,21 @@ struct Node {
   }
 };
 
-void WaitForStop(const sigset_t& handled, Node& node) {
+/// Takes SIGHUP (reopen logs) until SIGTERM or SIGINT arrives (true) or, with `timeout_ms` >= 0,
+/// until that much time passed (false).
+bool WaitForStop(const sigset_t& handled, Node& node, int64_t timeout_ms = -1) {
+  const int64_t deadline = MonotonicMillis() + timeout_ms;
   while (true) {
     int sig = 0;
-    if (sigwait(&handled, &sig) != 0) continue;
+    if (timeout_ms < 0) {
+      if (sigwait(&handled, &sig) != 0) continue;
+    } else {
+      const int64_t left = deadline - MonotonicMillis();
+      if (left <= 0) return false;
+      timespec wait{static_cast<time_t>(left / 1000), static_cast<long>(left % 1000) * 1000000L};
+      sig = sigtimedwait(&handled, nullptr, &wait);
+      if (sig < 0) continue;  // EAGAIN (time is up: checked above) or EINTR
+    }
     if (sig == SIGHUP) {
       ReopenLog();
       if (node.container) node.container->ReopenLogs();
@@ -665,7 +679,7 @@ void WaitForStop(const sigset_t& handled, Node& node) {
       continue;
     }
     SESSIOND_LOG(kInfo, "stopping", {"signal", sig == SIGTERM ? "SIGTERM" : "SIGINT"});
-    return;
+    return true;
   }
 }
 
@@ -688,19 +702,28 @@ int RunNode(const config::NodeConfig& config) {
   // SIGTERM during the state transfer stays pending (blocked) and is taken by WaitForStop as soon
   // as the transfer ends: at most stateTransferTimeout.
   Status joined = node.JoinAndServe();
-  if (joined.ok()) {
-    Notify("READY=1");
-    SESSIOND_LOG(kInfo, "serving", {"node", config.jvm_route},
-                 {"http", config.connector.address + ":" + std::to_string(node.container->http_port())},
-                 {"admin", config.sessiond.admin_address + ":" + std::to_string(node.admin->port())},
-                 {"data_dir", config.sessiond.data_dir},
-                 {"startup_ms", std::to_string(WallMillis() - node.started_ms)});
-  } else {
+  while (!joined.ok()) {
     // Not ready, not serving, still answering the admin API: `sessctl status` shows the state
-    // transfer failed and why; never a silent partial state (sessiond(8), START-UP).
-    SESSIOND_LOG(kError, "not serving: the node could not join the cluster", {"error", joined.message()});
+    // transfer failed and why; never a silent partial state (sessiond(8), START-UP). It tries
+    // again every kJoinRetryMs, so a node restarted inside a partition serves once it heals.
+    SESSIOND_LOG(kError, "not serving: the node could not join the cluster", {"error", joined.message()},
+                 {"retry_in_ms", std::to_string(kJoinRetryMs)});
     Notify(("STATUS=state transfer failed: " + joined.message()).c_str());
+    if (WaitForStop(handled, node, kJoinRetryMs)) {
+      node.Stop();
+      SESSIOND_LOG(kInfo, "stopped");
+      return 0;
+    }
+    SESSIOND_LOG(kInfo, "trying the state transfer again");
+    node.phase = Node::Phase::kJoining;
+    joined = node.JoinAndServe();
   }
+  Notify("READY=1");
+  SESSIOND_LOG(kInfo, "serving", {"node", config.jvm_route},
+               {"http", config.connector.address + ":" + std::to_string(node.container->http_port())},
+               {"admin", config.sessiond.admin_address + ":" + std::to_string(node.admin->port())},
+               {"data_dir", config.sessiond.data_dir},
+               {"startup_ms", std::to_string(WallMillis() - node.started_ms)});
   WaitForStop(handled, node);
   node.Stop();
   SESSIOND_LOG(kInfo, "stopped");

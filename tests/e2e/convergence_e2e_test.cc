@@ -219,7 +219,7 @@ TEST_F(ConvergenceE2eTest, SplitBrainRenameConverges) {
 // A joiner whose state transfer cannot complete (its source's receiver unreachable: the
 // heartbeats say demoA is alive, the batches never come) stays up but not ready, as sessiond(8)
 // says: /readyz 503, no data plane, `sessctl status` state failed with the reason, an event.
-TEST_F(ConvergenceE2eTest, AFailedStateTransferLeavesTheJoinerUpButNotReady) {
+TEST_F(ConvergenceE2eTest, AFailedStateTransferLeavesTheJoinerUpButNotReadyAndItRetries) {
   if (!InPrivateNetns()) GTEST_SKIP() << "nftables only inside a private namespace (netns-run)";
   if (Nft({"list", "tables"}).exit_code != 0) GTEST_SKIP() << "nft unavailable here";
   DemoNode& a = Add("A");
@@ -250,6 +250,15 @@ TEST_F(ConvergenceE2eTest, AFailedStateTransferLeavesTheJoinerUpButNotReady) {
   CommandResult events = b.Sessctl({"events", "-o", "json"});
   ASSERT_EQ(events.exit_code, 0) << events.err;
   EXPECT_NE(events.out.find("state transfer failed"), std::string::npos) << events.out;
+
+  // The node tries again (every 10 s): once demoA is reachable it joins and serves.
+  ASSERT_NO_FATAL_FAILURE(Heal());
+  ASSERT_TRUE(b.WaitReady(25000)) << "the joiner never retried after the partition healed\n"
+                                  << b.Status().dump() << b.Log();
+  st = b.Status();
+  EXPECT_EQ(st["state_transfer"]["state"], "done") << st.dump();
+  EXPECT_EQ(st["state_transfer"]["received"], 20) << st.dump();
+  EXPECT_TRUE(b.Http().Get("/myapp/.session")) << "the data plane serves after the retry";
 }
 
 // nginx's round-robin sends the request after a session's creation to the other node, which in
