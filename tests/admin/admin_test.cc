@@ -5,7 +5,11 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <httplib.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <mutex>
@@ -380,12 +384,28 @@ TEST_F(AdminTest, BulkExpireBadBodiesAre400NamingTheField) {
   }
 }
 
+// The server refuses on the announced Content-Length, before reading the body. A client that
+// sends the whole body may have its connection reset before it reads the answer (that made this
+// test flaky), so this one announces the size, sends nothing more and reads the answer.
 TEST_F(AdminTest, BodiesOver1MiBAre413) {
-  std::string big(kMaxBodyBytes + 1, ' ');
-  auto res = client_->Post("/v1/sessions/expire", Auth(), big, "application/json");
-  ASSERT_TRUE(res);
-  EXPECT_EQ(res->status, 413);
-  EXPECT_EQ(json::parse(res->body)["error"], "bad_request");
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  ASSERT_GE(fd, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(server_->port());
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr), 0);
+  std::string token = Auth().find("Authorization")->second;
+  std::string request = "POST /v1/sessions/expire HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: " +
+                        token + "\r\nContent-Type: application/json\r\nContent-Length: " +
+                        std::to_string(kMaxBodyBytes + 1) + "\r\n\r\n";
+  ASSERT_EQ(send(fd, request.data(), request.size(), MSG_NOSIGNAL), static_cast<ssize_t>(request.size()));
+  std::string answer;
+  char buf[4096];
+  for (ssize_t n; (n = recv(fd, buf, sizeof buf, 0)) > 0;) answer.append(buf, static_cast<size_t>(n));
+  close(fd);
+  ASSERT_EQ(answer.rfind("HTTP/1.1 413", 0), 0u) << answer;
+  EXPECT_NE(answer.find(R"("error":"bad_request")"), std::string::npos) << answer;
 }
 
 TEST_F(AdminTest, AppsListEveryField) {
