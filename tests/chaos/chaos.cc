@@ -676,17 +676,29 @@ class FaultInjector {
   }
 
   /// Undoes `f`: SIGCONT, restart after kill -9 (same data dir, real clock), network rules off.
-  bool Heal(const Fault& f, std::string* why) {
+  /// A restarted node is waited for by WaitRestarted, once every fault of the step is healed: a
+  /// node restarted inside a partition can only join after the partition is gone.
+  bool Heal(const Fault& f, std::string* /*why*/) {
     if (f.kind == FaultKind::kStop) node(f.a[0]).Resume();
     if (f.kind == FaultKind::kKill) {
-      Node& n = node(f.a[0]);
-      n.Start(0);
-      if (!n.WaitReady(kReadyTimeoutMs)) {
-        *why = n.name() + " did not become ready after its restart";
+      node(f.a[0]).Start(0);
+      restarted_.push_back(f.a[0]);
+    }
+    if (!NodeLevel(f.kind)) HealNetwork();
+    return true;
+  }
+
+  /// Every node restarted by this step's heals becomes ready (a failed join is retried by the
+  /// node every 10 s, so the bound covers one retry after the network healed).
+  bool WaitRestarted(std::string* why) {
+    std::vector<int> waiting = std::move(restarted_);
+    restarted_.clear();
+    for (int i : waiting) {
+      if (!node(i).WaitReady(kReadyTimeoutMs)) {
+        *why = node(i).name() + " did not become ready after its restart";
         return false;
       }
     }
-    if (!NodeLevel(f.kind)) HealNetwork();
     return true;
   }
 
@@ -708,6 +720,7 @@ class FaultInjector {
 
  private:
   Node& node(int i) { return *(*nodes_)[static_cast<size_t>(i)]; }
+  std::vector<int> restarted_;  // kill -9 heals whose node is not yet waited for
   std::string MuteRule(int i) {
     return "ip saddr " + node(i).address() + " udp dport " + std::to_string(kMcastPort);
   }
@@ -863,6 +876,7 @@ class ChaosRun {
       std::string why;
       if (!faults->Heal(*it, &why)) return Fail("heal", it->Describe() + ": " + why);
     }
+    if (std::string why; !faults->WaitRestarted(&why)) return Fail("heal", why);
     workload->SetServing(Serving());
     SleepMs(step.gap_ms);
     return CheckAlive();
