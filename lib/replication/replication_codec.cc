@@ -30,78 +30,30 @@ using session::Event;
 using session::EventType;
 using session::Stamp;
 
-class Writer {
+// base's wire helpers, plus the two things every replication message shares: HLC stamps and the
+// leading format byte.
+class Writer : public ByteWriter {
  public:
-  explicit Writer(size_t reserve = 64) { out_.reserve(reserve); }
-  template <typename T>
-  Writer& Int(T value) {
-    auto v = static_cast<std::make_unsigned_t<T>>(value);
-    for (size_t i = 0; i < sizeof(T); ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  using ByteWriter::ByteWriter;
+  Writer& StampOf(const Stamp& s) {
+    Int<uint64_t>(s.time).Str(s.node);
     return *this;
   }
-  Writer& Str(std::string_view s) {
-    Int<uint32_t>(static_cast<uint32_t>(s.size()));
-    out_.append(s);
-    return *this;
-  }
-  Writer& StampOf(const Stamp& s) { return Int<uint64_t>(s.time).Str(s.node); }
-  std::string Take() { return std::move(out_); }
-
- private:
-  std::string out_;
 };
 
-// A cursor over untrusted bytes: every read checks what is left and latches the first failure.
-class Reader {
+class Reader : public ByteReader {
  public:
-  explicit Reader(std::string_view bytes) : rest_(bytes) {}
-  bool ok() const { return ok_; }
-  size_t remaining() const { return rest_.size(); }
-  void Fail() { ok_ = false; }
-
-  template <typename T>
-  T Int() {
-    if (!ok_ || rest_.size() < sizeof(T)) return (ok_ = false, T{});
-    std::make_unsigned_t<T> v = 0;
-    for (size_t i = 0; i < sizeof(T); ++i) {
-      v |= static_cast<std::make_unsigned_t<T>>(static_cast<uint8_t>(rest_[i])) << (8 * i);
-    }
-    rest_.remove_prefix(sizeof(T));
-    return static_cast<T>(v);
-  }
-  std::string_view View() {
-    uint32_t len = Int<uint32_t>();
-    if (!ok_ || rest_.size() < len) return (ok_ = false, std::string_view());
-    std::string_view s = rest_.substr(0, len);
-    rest_.remove_prefix(len);
-    return s;
-  }
-  std::string Str() { return std::string(View()); }
-  bool Bool() {
-    uint8_t b = Int<uint8_t>();
-    if (b > 1) ok_ = false;
-    return b == 1;
-  }
+  using ByteReader::ByteReader;
   Stamp ReadStamp() {
     Stamp s;
     s.time = Int<uint64_t>();
     s.node = Str();
     return s;
   }
-  /// A count of items of at least `min_bytes` each, at most `cap`; fails otherwise.
-  uint32_t Count(size_t min_bytes, uint32_t cap) {
-    uint32_t n = Int<uint32_t>();
-    if (!ok_ || n > cap || n > rest_.size() / min_bytes) return (ok_ = false, 0);
-    return n;
-  }
   /// The format byte; fails on any other version.
   void Format() {
-    if (Int<uint8_t>() != internal::kWireFormat) ok_ = false;
+    if (Int<uint8_t>() != internal::kWireFormat) Fail();
   }
-
- private:
-  std::string_view rest_;
-  bool ok_ = true;
 };
 
 // Ends a decode: the value when every read succeeded and nothing follows.
@@ -253,7 +205,10 @@ std::string EncodeStateBatchReply(const StateBatchReply& r) {
   w.Int<uint8_t>(r.done ? 1 : 0).Int<uint32_t>(static_cast<uint32_t>(r.sessions.size()));
   for (const std::string& s : r.sessions) w.Str(s);
   w.Int<uint32_t>(static_cast<uint32_t>(r.tombstones.size()));
-  for (const auto& [id, stamp] : r.tombstones) w.Str(id).StampOf(stamp);
+  for (const auto& [id, stamp] : r.tombstones) {
+    w.Str(id);
+    w.StampOf(stamp);
+  }
   return w.Take();
 }
 
