@@ -1,5 +1,6 @@
 // The app commands: `sessctl apps` (GET /v1/apps, with each member's version of every
-// farm-deployed app, so skew shows), `sessctl deploy FILE.war` (PUT /v1/apps/{name}) and
+// farm-deployed app, so skew shows), `sessctl deploy FILE.war [--node NODE]` (PUT
+// /v1/apps/{name}[?node=NODE]: the whole cluster, or only NODE) and
 // `sessctl undeploy /ctx` (DELETE /v1/apps/{name}).
 
 #include <filesystem>
@@ -22,6 +23,7 @@ struct AppsOptions {};
 struct DeployOptions {
   std::string file;
   std::string path;  ///< --path; default: from the file name
+  std::string node;  ///< --node: only this node deploys it ("" = every node)
   bool wait = false;
   std::string wait_timeout = "2m";
 };
@@ -123,6 +125,8 @@ Record ResultRecord(const json& r) {
   rec.Add("Version", "version", Cell(r.value("version", "")));
   rec.Add("SHA-256", "sha256", Cell(r.value("sha256", "")));
   rec.Add("Size", "size_bytes", Cell(r["size_bytes"], HumanBytes(r.value("size_bytes", uint64_t{0}))));
+  const json only = r.value("only_node", json());
+  rec.Add("Scope", "only_node", Cell(only, only.is_string() ? only.get<std::string>() + " only" : "every node"));
   rec.AddTable("Nodes", "nodes", std::move(nodes));
   return rec;
 }
@@ -152,6 +156,7 @@ Status RunDeploy(Context& ctx, const DeployOptions& o) {
   auto client = ctx.Connect(wait_ms + kAnswerSlackMs);
   if (!client.ok()) return client.status();
   std::string url = "/v1/apps/" + UrlEncode(name) + "?wait_seconds=" + std::to_string(wait_ms / 1000);
+  if (!o.node.empty()) url += "&node=" + UrlEncode(o.node);
   auto result = (*client)->PutFile(url, o.file);
   if (!result.ok()) return result.status();
   ctx.MakePrinter().Print(ResultRecord(*result));
@@ -185,7 +190,10 @@ void RegisterApps(CLI::App& app, Context& ctx) {
       ->check(CLI::ExistingFile);
   d->add_option("--path", deploy->path, "context path (default: from the file name; / for ROOT)")
       ->type_name("/CTX");
-  d->add_flag("--wait", deploy->wait, "wait until every alive member serves the new version");
+  d->add_option("--node", deploy->node,
+                 "only NODE deploys it (a rolling deploy's step; the others keep their version)")
+      ->type_name("NODE");
+  d->add_flag("--wait", deploy->wait, "wait until every alive member (with --node: NODE) serves the new version");
   d->add_option("--wait-timeout", deploy->wait_timeout, "how long --wait waits, e.g. 30s, 5m")
       ->type_name("DUR")
       ->check(DurationCheck())

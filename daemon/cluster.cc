@@ -343,22 +343,28 @@ void Cluster::RefreshReplicationMetrics() {
   }
 }
 
-Result<drain::DrainReply> Cluster::ForwardDrain(const std::string& node,
-                                                const drain::DrainRequest& request,
-                                                int64_t timeout_ms) const {
+Result<replication::Peer> Cluster::AliveMember(const std::string& node, std::string_view what) const {
   std::optional<membership::Member> m = members_ ? members_->Find(node) : std::nullopt;
   if (!m) return Status::NotFound("no member named " + node + " (see sessctl members)");
   if (m->state != membership::State::kAlive) {
     return Status::Unavailable("member " + node + " is " + std::string(StateWord(m->state)) +
-                               ", not alive: it cannot take a drain command now");
+                               ", not alive: it cannot take " + std::string(what) + " now");
   }
+  return replication::Peer{m->info.name, m->address()};
+}
+
+Result<drain::DrainReply> Cluster::ForwardDrain(const std::string& node,
+                                                const drain::DrainRequest& request,
+                                                int64_t timeout_ms) const {
+  Result<replication::Peer> m = AliveMember(node, "a drain command");
+  if (!m.ok()) return m.status();
   struct Answer {
     std::mutex mu;
     std::condition_variable cv;
     std::optional<Result<transport::Message>> reply;  // GUARDED_BY(mu)
   };
   auto answer = std::make_shared<Answer>();
-  transport_->Request(m->address(), transport::Message{drain::kDrainType, drain::EncodeDrainRequest(request)},
+  transport_->Request(m->address, transport::Message{drain::kDrainType, drain::EncodeDrainRequest(request)},
                       timeout_ms, [answer](Result<transport::Message> r) {
                         std::lock_guard lock(answer->mu);
                         answer->reply = std::move(r);

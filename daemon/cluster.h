@@ -81,6 +81,9 @@ class Cluster {
   /// Which version of `id` each member holds (this node first); see Replicator::Holders.
   std::vector<replication::Holder> Holders(const std::string& id, int64_t timeout_ms) const;
   replication::ReplicationStats stats() const;
+  /// The alive member named `node`: kNotFound when no such member is known, kUnavailable when it
+  /// is not alive (the message says it cannot take `what`, e.g. "a drain command", now).
+  Result<replication::Peer> AliveMember(const std::string& node, std::string_view what) const;
   /// Sends a drain/undrain to the member `node` and returns its answer: kNotFound when no such
   /// member is known, kUnavailable when it is not alive or does not answer within `timeout_ms`.
   Result<drain::DrainReply> ForwardDrain(const std::string& node, const drain::DrainRequest& request,

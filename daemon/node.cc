@@ -55,7 +55,7 @@ std::string ContextPathOf(const std::string& app_name) {
 }
 
 admin::DeployResult ToAdminResult(const deploy::FarmReport& r) {
-  admin::DeployResult out{r.app.name, r.app.sha256, r.app.size, {}};
+  admin::DeployResult out{r.app.name, r.app.sha256, r.app.size, {}, ""};
   for (const deploy::NodeResult& n : r.nodes) {
     out.nodes.push_back({n.node, n.ok, n.error, n.sha256, n.duration_ms});
   }
@@ -420,6 +420,17 @@ struct Node {
     return Status::Ok();
   }
 
+  /// PUT /v1/apps/{name}?node=NODE: only NODE deploys the WAR — this node without announcing
+  /// it, or that alive member, pulling it from here (a rolling deploy's step).
+  Result<deploy::FarmReport> DeployOnNode(const std::string& name, const std::string& file,
+                                          const std::string& node, int64_t wait_ms) {
+    if (node == config.jvm_route) return farm->DeployOnNode(name, file, true, "api", std::nullopt, wait_ms);
+    if (!cluster) return Status::NotFound("no node named " + node + " (this node is " + config.jvm_route + ")");
+    Result<replication::Peer> member = cluster->AliveMember(node, "a deploy");
+    if (!member.ok()) return member.status();
+    return farm->DeployOnNode(name, file, true, "api", *member, wait_ms);
+  }
+
   std::vector<admin::MemberFarm> FarmApps() const {
     std::vector<admin::MemberFarm> out;
     for (const deploy::MemberApps& m : farm->ClusterApps(kFarmAppsTimeoutMs)) {
@@ -515,10 +526,13 @@ struct Node {
       services.holders = [this](const std::string& id) { return Holders(id); };
     }
     services.deploy_app = [this](const std::string& name, const std::string& file,
-                                 int64_t wait_ms) -> Result<admin::DeployResult> {
-      auto r = farm->Deploy(name, file, /*take_file=*/true, "api", wait_ms);
+                                 const std::string& only_node, int64_t wait_ms) -> Result<admin::DeployResult> {
+      auto r = only_node.empty() ? farm->Deploy(name, file, /*take_file=*/true, "api", wait_ms)
+                                 : DeployOnNode(name, file, only_node, wait_ms);
       if (!r.ok()) return r.status();
-      return ToAdminResult(*r);
+      admin::DeployResult out = ToAdminResult(*r);
+      out.only_node = only_node;
+      return out;
     };
     services.undeploy_app = [this](const std::string& name, int64_t wait_ms) -> Result<admin::DeployResult> {
       auto r = farm->Undeploy(name, wait_ms);

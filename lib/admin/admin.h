@@ -9,7 +9,8 @@
 // GET /v1/sessions;
 // GET|DELETE /v1/sessions/{id}; POST /v1/sessions/expire; GET /v1/apps; PUT|DELETE
 // /v1/apps/{name} (farm deploy: the PUT body is the WAR, streamed to a file under
-// AdminServices::upload_dir, never held in memory; over max_upload_bytes: 413); GET /v1/events;
+// AdminServices::upload_dir, never held in memory; over max_upload_bytes: 413; ?node=NAME: only
+// that node deploys it); GET /v1/events;
 // POST|DELETE /v1/nodes/{name}/drain.
 // Errors are {"error": word, "message": ...} with HttpStatusOf/ErrorWordOf (base.h).
 //
@@ -133,12 +134,14 @@ struct DeployNodeResult {
   int64_t duration_ms = 0;
 };
 
-/// A farm deploy or undeploy across the cluster: this node first, then each member.
+/// A farm deploy or undeploy across the cluster: this node first, then each member. A per-node
+/// deploy (PUT ?node=NAME) has the one row of that node.
 struct DeployResult {
   std::string name;         ///< "myapp"; "ROOT"
   std::string sha256;
   uint64_t size_bytes = 0;
   std::vector<DeployNodeResult> nodes;
+  std::string only_node;    ///< the node a per-node deploy went to; "" for the whole cluster
 };
 
 /// A farm-deployed app as one member holds it (GET /v1/apps per-node status).
@@ -181,8 +184,10 @@ struct AdminServices {
   std::function<Result<DrainInfo>(const std::string& name, const DrainCommand& command)> drain;
   /// Farm deploy of the uploaded WAR at `war_file` (the callee takes the file) as app `name`,
   /// waiting up to `wait_ms` for the members (0: not at all). The error is this node's own.
+  /// `only_node` non-empty: a per-node deploy — only that node (this one or a member) deploys
+  /// it; kNotFound for an unknown node, kUnavailable for a member that is not alive.
   std::function<Result<DeployResult>(const std::string& name, const std::string& war_file,
-                                     int64_t wait_ms)>
+                                     const std::string& only_node, int64_t wait_ms)>
       deploy_app;
   std::function<Result<DeployResult>(const std::string& name, int64_t wait_ms)> undeploy_app;
   /// Every member's farm-deployed apps, this node first (asks the members; up to a second).

@@ -44,7 +44,8 @@ json DeployResultJson(const DeployResult& r) {
   }
   return {{"name", r.name},     {"path", ContextPathOfName(r.name)},
           {"sha256", r.sha256}, {"version", r.sha256.empty() ? "" : r.sha256.substr(0, 12)},
-          {"size_bytes", r.size_bytes}, {"ok", ok}, {"nodes", nodes}};
+          {"size_bytes", r.size_bytes}, {"ok", ok}, {"nodes", nodes},
+          {"only_node", r.only_node.empty() ? json() : json(r.only_node)}};
 }
 
 /// Each member's status for the farm-deployed app `name`, against `reference` (the version this
@@ -79,6 +80,16 @@ Result<int64_t> WaitMillis(const Request& req) {
   Result<int64_t> seconds = IntParam(req, "wait_seconds", 0, 0, kMaxWaitSeconds);
   if (!seconds.ok()) return seconds.status();
   return *seconds * 1000;
+}
+
+/// ?node=NAME of a per-node deploy ("" when absent): a jvmRoute, so one short printable word.
+Result<std::string> OnlyNodeParam(const Request& req) {
+  const std::string* node = req.Param("node");
+  if (!node) return std::string();
+  bool printable = std::all_of(node->begin(), node->end(), [](unsigned char c) { return c > 0x20 && c < 0x7f; });
+  if (node->empty() || node->size() > 128 || !printable)
+    return Status::BadRequest("query parameter 'node' must name a node (its jvmRoute, as sessctl members shows it)");
+  return *node;
 }
 
 /// The upload's name from the path: one segment (deploy::ValidateAppName says the rest).
@@ -134,6 +145,8 @@ Response Api::PutApp(const Request& req, const std::string& name) const {
   if (!named.ok()) return ErrorResponse(named);
   Result<int64_t> wait = WaitMillis(req);
   if (!wait.ok()) return ErrorResponse(wait.status());
+  Result<std::string> only_node = OnlyNodeParam(req);
+  if (!only_node.ok()) return ErrorResponse(only_node.status());
   if (!services_.deploy_app || services_.upload_dir.empty()) return ErrorResponse(Unwired("farm deploy"));
   std::string file = services_.upload_dir + "/.upload-XXXXXX";
   int fd = ::mkstemp(file.data());
@@ -156,10 +169,11 @@ Response Api::PutApp(const Request& req, const std::string& name) const {
     ::unlink(file.c_str());
     return ErrorResponse(received);
   }
-  Result<DeployResult> result = services_.deploy_app(name, file, *wait);
+  Result<DeployResult> result = services_.deploy_app(name, file, *only_node, *wait);
   ::unlink(file.c_str());  // taken by rename on success; a refused WAR leaves nothing behind
   if (!result.ok()) return ErrorResponse(result.status());
-  RecordEvent("deploy " + name + " (" + ShortVersion(result->sha256) + ")");
+  RecordEvent("deploy " + name + " (" + ShortVersion(result->sha256) + ")" +
+              (only_node->empty() ? "" : " to " + *only_node + " only"));
   return JsonResponse(DeployResultJson(*result));
 }
 

@@ -7,6 +7,17 @@
 // set (Converge) before it reports ready. With watchEnabled, WARs dropped into watchDir are
 // farm-deployed once their size and mtime stay still for a while, and removing one undeploys it.
 //
+// Per-node deploy and skew (a rolling deploy, examples/rolling-deploy): DeployOnNode has exactly
+// one node deploy a version — this node without announcing it, or one member, which pulls the
+// WAR from this node while this node keeps serving what it served. Until every node has it, the
+// cluster serves two versions on purpose, and GET /v1/apps (`sessctl apps`) shows the skew. The
+// rules meanwhile: a node that restarts redeploys what its own registry holds
+// (RestoreFromRegistry), then converges to the app set of the first alive member by name
+// (Converge), as a late joiner does. A rolling deploy in name order therefore hands the new
+// version to joiners once it has passed the first node, but a node restarted mid-roll may come
+// back on the other version: the roll checks every node's version at its end, and a farm deploy
+// (Deploy) ends any skew.
+//
 // Wire messages (transport types 0x03xx, format version 1; layouts in farm_codec.cc, each with a
 // round-trip test and a fuzz target): kAnnounceType "deploy this WAR, pull it from me" (reply:
 // the member's NodeResult once it serves it), kChunkType (sha, offset, length -> bytes),
@@ -25,6 +36,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -190,6 +202,15 @@ class FarmDeployer {
   /// "watch". Errors only for this node's own failure.
   Result<FarmReport> Deploy(const std::string& name, const std::string& war_path, bool take_file,
                             const std::string& source, int64_t wait_ms);
+  /// One node's deploy (sessctl deploy --node): `member` empty, this node deploys the WAR as
+  /// Deploy does but announces it to nobody. `member` set: the WAR is validated (a hostile one is
+  /// refused before anything is sent) and stored here by SHA-256 WITHOUT being deployed here,
+  /// then announced to that member only, which pulls it, verifies the hash, deploys it and
+  /// answers within `wait_ms` (0: its row says "pending"); the stored copy goes once the member
+  /// answered, unless this node serves that version too. The report's nodes: the one row.
+  Result<FarmReport> DeployOnNode(const std::string& name, const std::string& war_path,
+                                  bool take_file, const std::string& source,
+                                  const std::optional<replication::Peer>& member, int64_t wait_ms);
   /// Undeploys here (kNotFound when this node has no such farmed app) and on every alive member.
   Result<FarmReport> Undeploy(const std::string& name, int64_t wait_ms);
   /// This node's farmed apps (from the registry).

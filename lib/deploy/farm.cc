@@ -105,7 +105,7 @@ Status FarmDeployer::Impl::DeployLocal(const AppVersion& app, const std::string&
   std::set<std::string> keep = {dir};
   if (before.ok()) {
     keep.insert(before->path);
-    if (before->sha256 != app.sha256 && !StillReferenced(before->sha256)) wars.Remove(before->sha256);
+    if (before->sha256 != app.sha256) RemoveIfUnused(before->sha256);
   }
   PruneFolders(app.name, keep);
   return Status::Ok();
@@ -118,6 +118,39 @@ bool FarmDeployer::Impl::StillReferenced(const std::string& sha256) {
                      [&](const store::AppRecord& r) { return r.sha256 == sha256; });
 }
 
+Result<AppVersion> FarmDeployer::Impl::StoreValidated(const std::string& name,
+                                                      const std::string& war_path, bool take_file) {
+  Status valid = ValidateWar(war_path, options.limits);
+  if (!valid.ok()) return RelabelWarError(valid, war_path, name);
+  std::lock_guard lock(held_mu_);
+  Result<AppVersion> stored = wars.Put(war_path, take_file);
+  if (!stored.ok()) return stored.status();
+  held_.insert(stored->sha256);
+  AppVersion app = *stored;
+  app.name = name;
+  app.deployed_ms = WallMillis();
+  return app;
+}
+
+void FarmDeployer::Impl::HoldWar(const std::string& sha256) {
+  std::lock_guard lock(held_mu_);
+  held_.insert(sha256);
+}
+
+void FarmDeployer::Impl::ReleaseWar(const std::string& sha256) {
+  {
+    std::lock_guard lock(held_mu_);
+    auto it = held_.find(sha256);
+    if (it != held_.end()) held_.erase(it);
+  }
+  RemoveIfUnused(sha256);
+}
+
+void FarmDeployer::Impl::RemoveIfUnused(const std::string& sha256) {
+  std::lock_guard lock(held_mu_);
+  if (held_.count(sha256) == 0 && !StillReferenced(sha256)) wars.Remove(sha256);
+}
+
 Result<std::string> FarmDeployer::Impl::UndeployLocal(const std::string& name) {
   std::lock_guard lock(local_mu);
   Result<store::AppRecord> record = db->GetApp(name);
@@ -128,7 +161,7 @@ Result<std::string> FarmDeployer::Impl::UndeployLocal(const std::string& name) {
   }
   SESSIOND_RETURN_IF_ERROR(db->DeleteApp(name));
   PruneFolders(name, {});
-  if (!StillReferenced(record->sha256)) wars.Remove(record->sha256);
+  RemoveIfUnused(record->sha256);
   return record->sha256;
 }
 
@@ -147,28 +180,55 @@ AppList FarmDeployer::Impl::LocalApps() const {
 Result<FarmReport> FarmDeployer::Impl::Deploy(const std::string& name, const std::string& war_path,
                                               bool take_file, const std::string& source,
                                               int64_t wait_ms) {
+  Result<FarmReport> report = DeployHere(name, war_path, take_file, source, "");
+  if (!report.ok()) return report;
+  Broadcast(kAnnounceType, EncodeAnnounce({report->app, options.node_name}), name, wait_ms, &*report);
+  return report;
+}
+
+Result<FarmReport> FarmDeployer::Impl::DeployHere(const std::string& name, const std::string& war_path,
+                                                  bool take_file, const std::string& source,
+                                                  const std::string& scope) {
   SESSIOND_RETURN_IF_ERROR(ValidateAppName(name));
   int64_t start = MonotonicMillis();
-  // Validated before it is stored: a refused WAR leaves no trace.
-  Status valid = ValidateWar(war_path, options.limits);
-  if (!valid.ok()) return RelabelWarError(valid, war_path, name);
-  Result<AppVersion> stored = wars.Put(war_path, take_file);
+  Result<AppVersion> stored = StoreValidated(name, war_path, take_file);
   if (!stored.ok()) return stored.status();
   FarmReport report;
   report.app = *stored;
-  report.app.name = name;
-  report.app.deployed_ms = WallMillis();
   Status local = DeployLocal(report.app, source);
+  ReleaseWar(report.app.sha256);  // kept by its registry row when the deploy went through
   if (!local.ok()) {
-    if (!StillReferenced(report.app.sha256)) wars.Remove(report.app.sha256);
     Event("deploy of " + name + " refused: " + local.message(), {{"app", name}, {"source", source}});
     return local.Annotate(name);
   }
   report.nodes.push_back({options.node_name, true, "", report.app.sha256, MonotonicMillis() - start});
   Event("deployed " + name + " (" + Short(report.app.sha256) + ", " + std::to_string(report.app.size) +
-            " bytes) from " + source,
+            " bytes) from " + source + scope,
         {{"app", name}, {"sha256", report.app.sha256}, {"source", source}});
-  Broadcast(kAnnounceType, EncodeAnnounce({report.app, options.node_name}), name, wait_ms, &report);
+  return report;
+}
+
+Result<FarmReport> FarmDeployer::Impl::DeployOnNode(const std::string& name, const std::string& war_path,
+                                                    bool take_file, const std::string& source,
+                                                    const std::optional<replication::Peer>& member,
+                                                    int64_t wait_ms) {
+  if (!member) return DeployHere(name, war_path, take_file, source, ", on this node only");
+  if (!transport) return Status::Internal("a per-node deploy to a member needs the cluster transport");
+  SESSIOND_RETURN_IF_ERROR(ValidateAppName(name));
+  // Validated and stored here (held: the member pulls it from here), not deployed here.
+  Result<AppVersion> stored = StoreValidated(name, war_path, take_file);
+  if (!stored.ok()) return stored.status();
+  FarmReport report;
+  report.app = *stored;
+  Event("sending " + name + " (" + Short(report.app.sha256) + ") to " + member->name +
+            " only (a per-node deploy; this node keeps its version)",
+        {{"app", name}, {"sha256", report.app.sha256}, {"node", member->name}, {"source", source}});
+  std::weak_ptr<Impl> weak = weak_from_this();
+  std::string sha = report.app.sha256;
+  Ask({*member}, kAnnounceType, EncodeAnnounce({report.app, options.node_name}), name, wait_ms, &report,
+      [weak, sha] {
+        if (auto self = weak.lock()) self->ReleaseWar(sha);
+      });
   return report;
 }
 
@@ -197,6 +257,12 @@ Result<FarmReport> FarmDeployer::Impl::Undeploy(const std::string& name, int64_t
 void FarmDeployer::Impl::Broadcast(uint16_t type, std::string body, const std::string& app,
                                    int64_t wait_ms, FarmReport* report) {
   std::vector<replication::Peer> peers = transport ? SortedPeers(options) : std::vector<replication::Peer>{};
+  Ask(peers, type, std::move(body), app, wait_ms, report, nullptr);
+}
+
+void FarmDeployer::Impl::Ask(const std::vector<replication::Peer>& peers, uint16_t type, std::string body,
+                             const std::string& app, int64_t wait_ms, FarmReport* report,
+                             std::function<void()> after) {
   struct Answers {
     std::mutex mu;
     std::condition_variable cv;
@@ -208,10 +274,11 @@ void FarmDeployer::Impl::Broadcast(uint16_t type, std::string body, const std::s
   answers->rows.resize(peers.size());
   answers->pending = peers.size();
   std::weak_ptr<Impl> weak = weak_from_this();
+  if (peers.empty() && after) read_worker.Post(after);
   for (size_t i = 0; i < peers.size(); ++i) {
     std::string node = peers[i].name;
     transport->Request(peers[i].address, Message{type, body}, kMemberAnswerMs,
-                       [answers, i, node, app, weak](Result<Message> r) {
+                       [answers, i, node, app, weak, after](Result<Message> r) {
                          NodeResult row{node, false, "", "", 0};
                          Result<NodeResult> decoded =
                              r.ok() ? DecodeNodeResult(r->body) : Result<NodeResult>(r.status());
@@ -222,8 +289,11 @@ void FarmDeployer::Impl::Broadcast(uint16_t type, std::string body, const std::s
                          answers->rows[i] = row;
                          --answers->pending;
                          answers->cv.notify_all();
-                         if (!answers->abandoned) return;
-                         if (auto self = weak.lock()) self->RecordLateAnswer(app, row);
+                         auto self = weak.lock();
+                         if (!self) return;
+                         // On the loop thread: what touches SQLite or files goes to a worker.
+                         if (answers->pending == 0 && after) self->read_worker.Post(after);
+                         if (answers->abandoned) self->RecordLateAnswer(app, row);
                        });
   }
   std::unique_lock lock(answers->mu);
@@ -359,9 +429,10 @@ Status FarmDeployer::Impl::Pull(const AppVersion& app, const transport::PeerAddr
 NodeResult FarmDeployer::Impl::PullAndDeploy(const AppVersion& app, const transport::PeerAddress& from,
                                              const std::string& source) {
   int64_t start = MonotonicMillis();
+  HoldWar(app.sha256);  // from the pull to its registry row
   Status s = Pull(app, from);
   if (s.ok()) s = DeployLocal(app, source);
-  if (!s.ok() && !StillReferenced(app.sha256)) wars.Remove(app.sha256);
+  ReleaseWar(app.sha256);
   NodeResult r{options.node_name, s.ok(), s.ok() ? "" : s.message(), s.ok() ? app.sha256 : "",
                MonotonicMillis() - start};
   if (s.ok()) {
@@ -472,6 +543,12 @@ FarmDeployer::~FarmDeployer() { Stop(); }
 Result<FarmReport> FarmDeployer::Deploy(const std::string& name, const std::string& war_path,
                                         bool take_file, const std::string& source, int64_t wait_ms) {
   return impl_->Deploy(name, war_path, take_file, source, wait_ms);
+}
+Result<FarmReport> FarmDeployer::DeployOnNode(const std::string& name, const std::string& war_path,
+                                              bool take_file, const std::string& source,
+                                              const std::optional<replication::Peer>& member,
+                                              int64_t wait_ms) {
+  return impl_->DeployOnNode(name, war_path, take_file, source, member, wait_ms);
 }
 Result<FarmReport> FarmDeployer::Undeploy(const std::string& name, int64_t wait_ms) {
   return impl_->Undeploy(name, wait_ms);

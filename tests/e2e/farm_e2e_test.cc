@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -182,6 +183,85 @@ TEST_F(FarmE2eTest, LateJoinerServesTheAppsBeforeItIsReady) {
   late.Stop();
   ASSERT_NO_FATAL_FAILURE(late.Start());
   EXPECT_EQ(Serves(late, "/shop/index.html"), "shop v1");
+}
+
+TEST_F(FarmE2eTest, DeployToOneNodeLeavesTheOthersAloneAndAppsShowsTheSkew) {
+  ASSERT_NO_FATAL_FAILURE(StartThree());
+  ClusterNode &a = *nodes_[0], &b = *nodes_[1], &c = *nodes_[2];
+  ASSERT_EQ(Deploy(a, War("shop.war", "shop v1"), "/shop").exit_code, 0);
+  std::string v1 = VersionOn(a, "shop");
+
+  // Given to nodeA, deployed by nodeB only: nodeA stores it for nodeB's pull but keeps v1.
+  std::string war2 = War("shop2.war", "shop v2");
+  CommandResult r = a.Sessctl({"deploy", war2, "--path", "/shop", "--node", "nodeB", "--wait",
+                               "--wait-timeout", "20s", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  json result = json::parse(r.out);
+  std::string v2 = result["sha256"];
+  EXPECT_EQ(result["only_node"], "nodeB");
+  ASSERT_EQ(result["nodes"].size(), 1u) << r.out;
+  EXPECT_EQ(result["nodes"][0]["node"], "nodeB");
+  EXPECT_TRUE(result["nodes"][0]["ok"].get<bool>()) << r.out;
+  EXPECT_EQ(result["nodes"][0]["sha256"], v2);
+  EXPECT_EQ(Serves(a, "/shop/index.html"), "shop v1");
+  EXPECT_EQ(Serves(b, "/shop/index.html"), "shop v2");
+  EXPECT_EQ(Serves(c, "/shop/index.html"), "shop v1");
+  EXPECT_EQ(VersionOn(a, "shop"), v1);
+  EXPECT_EQ(VersionOn(b, "shop"), v2);
+  EXPECT_EQ(VersionOn(c, "shop"), v1);
+  EXPECT_TRUE(WaitUntil([&] { return !fs::exists(a.BasePath("sessiond-data/wars/" + v2 + ".war")); }, 5000))
+      << "nodeA keeps a WAR it only passed on";
+  EXPECT_TRUE(fs::exists(a.BasePath("sessiond-data/wars/" + v1 + ".war")));
+
+  // sessctl apps on nodeC: the skew, against nodeC's own version.
+  CommandResult apps = c.Sessctl({"apps", "-o", "json"});
+  ASSERT_EQ(apps.exit_code, 0) << apps.err;
+  json shop;
+  for (auto& app : json::parse(apps.out))
+    if (app["name"] == "shop") shop = app;
+  ASSERT_TRUE(shop.is_object()) << apps.out;
+  EXPECT_TRUE(shop["skew"].get<bool>()) << apps.out;
+  std::map<std::string, std::string> status;
+  for (auto& n : shop["nodes"]) status[n["node"]] = n["status"].get<std::string>() + " " + n["sha256"].get<std::string>();
+  EXPECT_EQ(status, (std::map<std::string, std::string>{
+                        {"nodeA", "ok " + v1}, {"nodeB", "other_version " + v2}, {"nodeC", "ok " + v1}}))
+      << apps.out;
+  CommandResult table = c.Sessctl({"apps"});
+  EXPECT_NE(table.out.find("skew: nodeB " + v2.substr(0, 12)), std::string::npos) << table.out;
+
+  // --node naming the node sessctl talks to: it deploys without telling anyone.
+  r = c.Sessctl({"deploy", war2, "--path", "/shop", "--node", "nodeC", "--wait", "-o", "json"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(json::parse(r.out)["nodes"].size(), 1u) << r.out;
+  EXPECT_EQ(Serves(c, "/shop/index.html"), "shop v2");
+  EXPECT_EQ(Serves(a, "/shop/index.html"), "shop v1");
+  table = b.Sessctl({"apps"});
+  EXPECT_NE(table.out.find("skew: nodeA " + v1.substr(0, 12)), std::string::npos) << table.out;
+
+  // A hostile WAR is refused by the node it was given to: nothing reaches nodeC.
+  size_t c_deploys = 0;
+  for (auto& e : c.Events()) c_deploys += e.value("kind", "") == "deploy";
+  r = a.Sessctl({"deploy", Hostile("shop.war", {{"index.html", "x"}, {"../evil", "x"}}), "--node", "nodeC", "--wait"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("../evil"), std::string::npos) << r.err;
+  size_t c_deploys_after = 0;
+  for (auto& e : c.Events()) c_deploys_after += e.value("kind", "") == "deploy";
+  EXPECT_EQ(c_deploys_after, c_deploys) << "the refused WAR was announced to nodeC";
+  EXPECT_EQ(Serves(c, "/shop/index.html"), "shop v2");
+
+  // Nodes that cannot take it: named, with sessctl's exit codes (4 unknown, 3 not alive).
+  r = a.Sessctl({"deploy", war2, "--path", "/shop", "--node", "nodeX"});
+  EXPECT_EQ(r.exit_code, 4) << r.out << r.err;
+  EXPECT_NE(r.err.find("nodeX"), std::string::npos) << r.err;
+  c.Stop();
+  ASSERT_TRUE(WaitUntil([&] { return a.StateOf("nodeC") == "left"; }, 5000)) << Views();
+  r = a.Sessctl({"deploy", war2, "--path", "/shop", "--node", "nodeC"});
+  EXPECT_EQ(r.exit_code, 3) << r.out << r.err;
+  EXPECT_NE(r.err.find("nodeC is left"), std::string::npos) << r.err;
+
+  // A farm deploy ends the skew.
+  ASSERT_EQ(Deploy(b, war2, "/shop").exit_code, 0);
+  ExpectEveryNodeServes("/shop/index.html", "shop v2");
 }
 
 TEST_F(FarmE2eTest, WatchDirDropDeploysEverywhereAndRemovalUndeploys) {
