@@ -101,6 +101,13 @@ Result<json> Client::Get(const std::string& path) {
   return Finish(endpoint_, http_->Get(path.c_str()));
 }
 
+Result<ProbeAnswer> Client::Probe(const std::string& path) {
+  httplib::Result res = http_->Get(path.c_str());
+  if (!res) return TransportError(endpoint_, res.error());
+  json body = json::parse(res->body, nullptr, /*allow_exceptions=*/false);
+  return ProbeAnswer{res->status, body.is_discarded() ? json() : body};
+}
+
 Result<json> Client::Delete(const std::string& path) {
   return Finish(endpoint_, http_->Delete(path.c_str()));
 }

@@ -28,6 +28,12 @@ inline constexpr const char* kDefaultEndpoint = "http://127.0.0.1:8099";
 /// kUnauthorized naming the file and the env vars when it cannot be read.
 Result<std::string> ResolveToken(const std::string& token, const std::string& token_file);
 
+/// A probe's answer: GET /readyz answers 503 with a body, which is an answer here, not an error.
+struct ProbeAnswer {
+  int status = 0;
+  nlohmann::json body;  ///< null when the body is not JSON
+};
+
 class Client {
  public:
   /// `endpoint` is "http://host:port" (or https). kBadRequest for a malformed endpoint.
@@ -36,6 +42,9 @@ class Client {
   ~Client();
 
   Result<nlohmann::json> Get(const std::string& path);
+  /// GETs a probe (/readyz) and returns its status and body whatever the status; only a
+  /// transport failure is an error (kUnavailable).
+  Result<ProbeAnswer> Probe(const std::string& path);
   Result<nlohmann::json> Delete(const std::string& path);
   Result<nlohmann::json> Post(const std::string& path, const nlohmann::json& body);
   /// PUTs the bytes of `file` as the body, streamed (a WAR is never read into memory whole).

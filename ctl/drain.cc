@@ -1,12 +1,17 @@
 // `sessctl drain NODE [--grace DUR] [--deadline DUR] [--wait] [--shutdown]` and
-// `sessctl undrain NODE`: POST/DELETE /v1/nodes/{NODE}/drain on any node's endpoint, which
-// forwards the command to NODE over the cluster (DESIGN.md §5 "Drain", §7).
+// `sessctl undrain NODE [--wait] [--wait-timeout DUR]`: POST/DELETE /v1/nodes/{NODE}/drain on
+// any node's endpoint, which forwards the command to NODE over the cluster (DESIGN.md §5
+// "Drain", §7).
 //
 // --wait polls GET /v1/members on the same endpoint until NODE's mode is drained (heartbeats
 // carry it) or, with --shutdown, until NODE has left (or the endpoint itself stops answering,
 // when NODE is the node it talks to). It gives up at the drain's deadline plus kWaitSlackMs.
+// `undrain --wait` polls the same member list until NODE is active there, then NODE's own
+// /readyz (at the admin URL its heartbeats carry) until 200; it gives up after --wait-timeout.
+// Both fail with exit 1 saying what they saw last.
 
 #include <chrono>
+#include <functional>
 #include <thread>
 
 #include "ctl/cli.h"
@@ -27,6 +32,12 @@ struct DrainOptions {
   std::string deadline;
   bool wait = false;
   bool shutdown = false;
+};
+
+struct UndrainOptions {
+  std::string node;
+  bool wait = false;
+  std::string wait_timeout = "30s";
 };
 
 /// "1m30s" for a number of seconds in the API's JSON.
@@ -90,27 +101,86 @@ bool WaitDone(const json& row, bool shutdown) {
   return row.value("mode", "") == "drained";
 }
 
+/// Calls `step` every kPollMs until it says done (true) or fails, or until `until` (monotonic
+/// ms) passes: then kConflict "timed out waiting for <goal> (<last()>)" — what it saw last.
+Status PollUntil(int64_t until, const std::function<Result<bool>()>& step, const std::string& goal,
+                 const std::function<std::string()>& last) {
+  while (sessiond::MonotonicMillis() < until) {
+    Result<bool> done = step();
+    if (!done.ok()) return done.status();
+    if (*done) return Status::Ok();
+    std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));
+  }
+  return Status::Conflict("timed out waiting for " + goal + " (" + last() + ")");
+}
+
 Status WaitForDrain(Client& client, const DrainOptions& o, const json& answer) {
   double deadline_s = answer.value("deadline_seconds", 0.0);
   int64_t until = sessiond::MonotonicMillis() + static_cast<int64_t>(deadline_s * 1000) + kWaitSlackMs;
   bool self = false;  // NODE is the node this endpoint belongs to
   std::string last_mode = answer.value("mode", "");
-  while (sessiond::MonotonicMillis() < until) {
+  auto step = [&]() -> Result<bool> {
     auto members = client.Get("/v1/members");
     if (!members.ok()) {
       // The endpoint's own node exited (drain --shutdown of the node we talk to): done.
-      if (self && o.shutdown && members.status().code() == sessiond::Code::kUnavailable) return Status::Ok();
+      if (self && o.shutdown && members.status().code() == sessiond::Code::kUnavailable) return true;
       return members.status();
     }
     json row = RowOf(*members, o.node);
     self = !row.is_null() && row.value("self", false);
     if (!row.is_null()) last_mode = row.value("mode", last_mode);
-    if (WaitDone(row, o.shutdown)) return Status::Ok();
-    std::this_thread::sleep_for(std::chrono::milliseconds(kPollMs));
+    return WaitDone(row, o.shutdown);
+  };
+  return PollUntil(until, step, o.node + " to " + (o.shutdown ? "drain and exit" : "be drained"),
+                   [&] { return "mode " + last_mode; });
+}
+
+/// NODE's /readyz, asked where NODE answers: the endpoint itself, or the admin URL NODE's
+/// heartbeats carry (without the token: probes need none). kConflict when that URL answers as
+/// another node (an admin endpoint on 127.0.0.1 seen from another host).
+Result<ProbeAnswer> NodeReadiness(Client& endpoint, const Context& ctx, const json& row) {
+  std::string node = row.value("name", "");
+  if (row.value("self", false)) return endpoint.Probe("/readyz");
+  std::string url = row.value("admin_url", "");
+  if (url.empty()) return Status::Conflict(node + " announces no admin URL: its /readyz cannot be checked");
+  auto timeout = sessiond::ParseDurationMillis(ctx.global.timeout);
+  auto client = Client::Create(url, "", timeout.ok() ? *timeout : 10000);
+  if (!client.ok()) return client.status().Annotate(node + "'s admin URL");
+  auto answer = (*client)->Probe("/readyz");
+  if (!answer.ok()) return answer.status();
+  std::string answered_as = answer->body.is_object() ? answer->body.value("node", "") : "";
+  if (!answered_as.empty() && answered_as != node) {
+    return Status::Conflict(node + "'s admin URL " + url + " (from its heartbeats) answers as " + answered_as +
+                            ": its /readyz cannot be checked from here");
   }
-  return Status::Conflict("timed out waiting for " + o.node + " to " +
-                          (o.shutdown ? std::string("drain and exit") : std::string("be drained")) +
-                          " (mode " + last_mode + ")");
+  return answer;
+}
+
+/// Until NODE is active in the endpoint's member table (its heartbeats) and its /readyz is 200.
+Status WaitForUndrain(Client& client, const Context& ctx, const UndrainOptions& o) {
+  auto wait = sessiond::ParseDurationMillis(o.wait_timeout);
+  if (!wait.ok()) return wait.status();
+  int64_t until = sessiond::MonotonicMillis() + *wait;
+  std::string last = "no answer yet";
+  auto step = [&]() -> Result<bool> {
+    auto members = client.Get("/v1/members");
+    if (!members.ok()) return members.status();
+    json row = RowOf(*members, o.node);
+    if (row.is_null() || row.value("state", "") != "alive") {
+      last = row.is_null() ? "not in the member list" : "state " + row.value("state", "");
+      return false;
+    }
+    if (row.value("mode", "") != "active") {
+      last = "mode " + row.value("mode", "");
+      return false;
+    }
+    auto ready = NodeReadiness(client, ctx, row);
+    if (!ready.ok() && ready.status().code() == sessiond::Code::kConflict) return ready.status();
+    last = ready.ok() ? "mode active, /readyz " + std::to_string(ready->status)
+                      : "mode active, /readyz: " + ready.status().message();
+    return ready.ok() && ready->status == 200;
+  };
+  return PollUntil(until, step, o.node + " to be active and ready", [&] { return last; });
 }
 
 Status RunDrain(Context& ctx, const DrainOptions& o) {
@@ -128,11 +198,12 @@ Status RunDrain(Context& ctx, const DrainOptions& o) {
   return Status::Ok();
 }
 
-Status RunUndrain(Context& ctx, const std::string& node) {
+Status RunUndrain(Context& ctx, const UndrainOptions& o) {
   auto client = ctx.Connect();
   if (!client.ok()) return client.status();
-  auto answer = (*client)->Delete(DrainPath(node));
+  auto answer = (*client)->Delete(DrainPath(o.node));
   if (!answer.ok()) return answer.status();
+  if (o.wait) SESSIOND_RETURN_IF_ERROR(WaitForUndrain(**client, ctx, o));
   ctx.MakePrinter().Print(DrainRecord(*answer));
   return Status::Ok();
 }
@@ -154,10 +225,15 @@ void RegisterDrain(CLI::App& app, Context& ctx) {
   drain->add_flag("--shutdown", o->shutdown, "stop NODE's process (exit 0) once it is drained");
   drain->callback([&ctx, o] { ctx.action = [&ctx, o] { return RunDrain(ctx, *o); }; });
 
-  auto node = std::make_shared<std::string>();
+  auto u = std::make_shared<UndrainOptions>();
   CLI::App* undrain = app.add_subcommand("undrain", "put NODE back in service (mode active)");
-  undrain->add_option("NODE", *node, "the node's name (jvmRoute)")->required();
-  undrain->callback([&ctx, node] { ctx.action = [&ctx, node] { return RunUndrain(ctx, *node); }; });
+  undrain->add_option("NODE", u->node, "the node's name (jvmRoute)")->required();
+  undrain->add_flag("--wait", u->wait, "return when NODE is active in the member list and its /readyz is 200");
+  undrain->add_option("--wait-timeout", u->wait_timeout, "how long --wait waits, e.g. 30s, 2m")
+      ->type_name("DUR")
+      ->check(DurationCheck())
+      ->capture_default_str();
+  undrain->callback([&ctx, u] { ctx.action = [&ctx, u] { return RunUndrain(ctx, *u); }; });
 }
 
 }  // namespace sessctl

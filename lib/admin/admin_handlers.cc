@@ -41,7 +41,11 @@ Response Api::Healthz(const Request&) const {
 Response Api::Readyz(const Request&) const {
   bool ready = !services_.ready || services_.ready();
   json body = {{"ready", ready}};
-  if (services_.status) body["mode"] = services_.status().mode;
+  if (services_.status) {
+    StatusInfo status = services_.status();
+    body["mode"] = status.mode;
+    body["node"] = status.name;  // sessctl undrain --wait checks it asked the right node
+  }
   return JsonResponse(body, ready ? 200 : 503);
 }
 

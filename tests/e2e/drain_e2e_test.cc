@@ -207,8 +207,9 @@ TEST_F(DrainE2eTest, DrainForwardedFromAnotherNodeWalksTheModesAndUndrainComesFr
   CommandResult again = a_->Sessctl({"drain", "demoB", "-o", "json"});
   ASSERT_EQ(again.exit_code, 0) << again.err;
   EXPECT_EQ(json::parse(again.out)["changed"], false);
-  CommandResult undrain = c_->Sessctl({"undrain", "demoB"});
+  CommandResult undrain = c_->Sessctl({"undrain", "demoB", "--wait", "--wait-timeout", "5s"});
   ASSERT_EQ(undrain.exit_code, 0) << undrain.out << undrain.err;
+  EXPECT_EQ(ModeOf(*c_, "demoB"), "active") << "undrain --wait returned before demoC saw it active";
   EXPECT_EQ(Readyz(*b_), 200);
   EXPECT_EQ(AgentSays(b_->host()), "up ready\n");
   EXPECT_EQ(DataPlaneStatus(*b_), 200);
@@ -236,8 +237,10 @@ TEST_F(DrainE2eTest, ShutdownExitsZeroOnceDrainedAndTheModeSurvivesTheRestartUnt
   EXPECT_EQ(AgentSays(b_->host()), "maint\n");
   ASSERT_TRUE(PollUntil([&] { return ModeOf(*a_, "demoB") == "drained"; }, 5000)) << Logs();
 
-  ASSERT_EQ(a_->Sessctl({"undrain", "demoB"}).exit_code, 0);
-  EXPECT_TRUE(b_->WaitReady(5000));
+  // --wait through another node's endpoint: demoB's own /readyz, at its admin URL, says ready.
+  CommandResult undrain = a_->Sessctl({"undrain", "demoB", "--wait"});
+  ASSERT_EQ(undrain.exit_code, 0) << undrain.out << undrain.err;
+  EXPECT_EQ(Readyz(*b_), 200);
   EXPECT_EQ(DataPlaneStatus(*b_), 200);
 
   // --wait --shutdown against the draining node's own endpoint ends when it stops answering.
