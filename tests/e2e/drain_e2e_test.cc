@@ -1,18 +1,25 @@
 // Drain end to end (DESIGN.md §5 "Drain", §7): three demo nodes (examples/nodeA/B/C.xml as
 // shipped, agentPort 9555), sessctl as an operator runs it, real nginx (examples/nginx-3node.conf)
 // and real HAProxy (examples/haproxy.cfg) in front, wrk as the load: draining a node under load
-// fails no request. Grace periods are short so each test takes seconds.
+// fails no request; and examples/rolling-deploy run as cron would run it (drain, deploy --node,
+// undrain, node by node) under wrk through nginx. Grace periods are short so each test takes
+// seconds.
 #include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <sys/file.h>
+
+#include <fcntl.h>
 #include <filesystem>
 #include <regex>
 #include <thread>
 
+#include "base/base.h"
 #include "replication_fixture.h"
+#include "support/zip.h"
 
 namespace sessiond::testing {
 namespace {
@@ -291,6 +298,189 @@ TEST_F(DrainE2eTest, NoFailedRequestThroughHaproxyWhileANodeDrainsUnderWrk) {
       << "HAProxy sent demoB no new work once it was drained";
   std::cout << "[ drain under wrk through HAProxy ] " << load.requests << " requests, "
             << load.non_2xx << " non-2xx, " << load.socket_errors << " socket errors\n";
+}
+
+/// examples/rolling-deploy as cron would run it, against the demo cluster behind nginx with wrk
+/// as the load (sessions carried by cookies): drain, deploy to that node alone, check, undrain,
+/// node by node.
+class RollingDeployE2eTest : public DrainE2eTest {
+ protected:
+  /// A distributable app whose index.html says `text`.
+  std::string War(const std::string& file, const std::string& text) {
+    std::string path = run_.Path(file);
+    BuildZip(path, {{"index.html", text}, {"WEB-INF/web.xml", "<web-app><distributable/></web-app>"}});
+    return path;
+  }
+  /// Starts the cluster and nginx, and farm-deploys /shop v1 everywhere.
+  void StartWithShop() {
+    ASSERT_NO_FATAL_FAILURE(StartThree());
+    ASSERT_NO_FATAL_FAILURE(StartNginx());
+    CommandResult v1 = a_->Sessctl({"deploy", War("shop-v1.war", "shop v1"), "--path", "/shop", "--wait"});
+    ASSERT_EQ(v1.exit_code, 0) << v1.out << v1.err;
+  }
+  CommandResult Roll(const std::string& war) {
+    std::string script = std::string(SESSIOND_SOURCE_DIR) + "/examples/rolling-deploy";
+    return RunCommand({script, "-e", "http://" + a_->host() + ":8099", "--path", "/shop", "--grace", "1s",
+                       "--node-timeout", "30s", war},
+                      {{"SESSCTL", SESSCTL_BIN}, {"SESSCTL_TOKEN_FILE", run_.Path("admin.token")},
+                       {"ROLLING_DEPLOY_LOCK", run_.Path("rolling-deploy.lock")}});
+  }
+  std::string Serves(const DemoNode& n) {
+    auto c = n.Http();
+    auto r = c.Get("/shop/index.html");
+    return r ? (r->status == 200 ? r->body : "<" + std::to_string(r->status) + ">") : "";
+  }
+  /// node -> the sha256 it serves /shop at, per `via`'s sessctl apps -o json.
+  std::map<std::string, std::string> Versions(const DemoNode& via) {
+    std::map<std::string, std::string> out;
+    CommandResult apps = via.Sessctl({"apps", "-o", "json"});
+    EXPECT_EQ(apps.exit_code, 0) << apps.err;
+    for (auto& app : json::parse(apps.out, nullptr, false))
+      if (app.value("name", "") == "shop")
+        for (auto& n : app["nodes"]) out[n.value("node", "")] = n.value("sha256", "");
+    return out;
+  }
+  /// Sessions created through nginx before the roll, each with attribute i.
+  std::vector<std::string> CreateSessions(int n) {
+    httplib::Client c("127.0.0.1", kNginxPort);
+    std::vector<std::string> ids;
+    for (int i = 0; i < n; ++i) {
+      CookieJar jar(&c);
+      auto r = jar.Put("/shop/.session/attributes/i", std::to_string(i));
+      EXPECT_TRUE(r && r->status == 204) << (r ? r->body : "no answer");
+      ids.push_back(jar.session_id());
+    }
+    return ids;
+  }
+  /// A wrk Lua script that spreads reads, page views and writes over the sessions `ids`.
+  std::string WrkScript(const std::vector<std::string>& ids) {
+    std::string lua = "local ids = {";
+    for (auto& id : ids) lua += "\"" + id + "\",";
+    lua += R"(}
+local n = 0
+request = function()
+  n = n + 1
+  local h = { ["Cookie"] = "JSESSIONID=" .. ids[(n % #ids) + 1], ["Content-Type"] = "application/json" }
+  if n % 3 == 0 then return wrk.format("PUT", "/shop/.session/attributes/hits", h, tostring(n)) end
+  if n % 3 == 1 then return wrk.format("GET", "/shop/.session?create=false", h) end
+  return wrk.format("GET", "/shop/index.html", h)
+end
+)";
+    std::string path = run_.Path("sessions.lua");
+    WriteFile(path, lua);
+    return path;
+  }
+  /// (time, message) of `n`'s drain and deploy events, oldest first.
+  std::vector<std::pair<int64_t, std::string>> Steps(const DemoNode& n) {
+    std::vector<std::pair<int64_t, std::string>> out;
+    json page = n.AdminJson("/v1/events?limit=1000");
+    for (auto& e : page["items"]) {
+      std::string kind = e.value("kind", "");
+      if (kind != "drain" && kind != "deploy") continue;
+      out.emplace_back(ParseRfc3339Millis(e.value("time", "")).value_or(0), e.value("message", ""));
+    }
+    return out;
+  }
+  /// When `n` first logged a step starting with `prefix` at or after `after_ms` (-1: never).
+  int64_t StepTime(const DemoNode& n, const std::string& prefix, int64_t after_ms) {
+    for (auto& [t, message] : Steps(n))
+      if (t >= after_ms && message.rfind(prefix, 0) == 0) return t;
+    return -1;
+  }
+};
+
+TEST_F(RollingDeployE2eTest, RollsANewVersionNodeByNodeUnderLoadWithoutAFailedRequest) {
+  ASSERT_NO_FATAL_FAILURE(StartWithShop());
+  std::vector<std::string> ids = CreateSessions(12);
+  ASSERT_TRUE(std::filesystem::exists(kWrk)) << "wrk is not installed (scripts/bootstrap)";
+  std::string war = War("shop-v2.war", "shop v2");
+  int64_t before = WallMillis();
+
+  Child wrk({kWrk, "-t1", "-c8", "-d120s", "-s", WrkScript(ids), "http://127.0.0.1:" + std::to_string(kNginxPort)},
+            run_.Path("wrk.log"));
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  CommandResult roll = Roll(war);
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  wrk.Signal(SIGINT);  // wrk stops and prints its summary
+  ASSERT_EQ(wrk.Wait(10000), 0) << ReadFile(run_.Path("wrk.log"));
+  WrkSummary load = ParseWrk(ReadFile(run_.Path("wrk.log")));
+
+  ASSERT_EQ(roll.exit_code, 0) << roll.out << roll.err << Logs();
+  EXPECT_THAT(roll.err, ::testing::HasSubstr("done: every node serves shop"));
+  ASSERT_GT(load.requests, 0) << load.text;
+  EXPECT_EQ(load.non_2xx, 0) << load.text << roll.err;
+  EXPECT_EQ(load.socket_errors, 0) << load.text;
+
+  // Every node serves v2, over HTTP and by hash in sessctl apps; no skew is left.
+  std::string sha = RunCommand({"/usr/bin/sha256sum", war}).out.substr(0, 64);
+  ASSERT_EQ(sha.size(), 64u);
+  for (DemoNode* n : {a_, b_, c_}) EXPECT_EQ(Serves(*n), "shop v2") << n->name();
+  EXPECT_EQ(Versions(*b_), (std::map<std::string, std::string>{{"demoA", sha}, {"demoB", sha}, {"demoC", sha}}));
+  EXPECT_TRUE(PollUntil([&] {
+    for (DemoNode* n : {a_, b_, c_})
+      if (ModeOf(*c_, n->name()) != "active") return false;
+    return true;
+  }, 2000)) << "demoC does not see every node active again";
+
+  // The sessions from before the roll are still there, on every node.
+  for (DemoNode* n : {a_, b_, c_}) {
+    auto c = n->Http();
+    for (size_t i = 0; i < ids.size(); ++i) {
+      auto r = c.Get("/shop/.session/attributes/i", {{"Cookie", "JSESSIONID=" + ids[i]}});
+      EXPECT_TRUE(r && r->status == 200 && r->body == std::to_string(i)) << n->name() << " lost " << ids[i];
+    }
+  }
+
+  // Each node's log: drained, then v2 deployed, then undrained — and one node after the other.
+  int64_t previous_undrain = before;
+  for (DemoNode* n : {a_, b_, c_}) {
+    int64_t drain = StepTime(*n, "draining (via", before);
+    int64_t drained = StepTime(*n, "drained in", before);
+    int64_t deployed = StepTime(*n, "deployed shop (" + sha.substr(0, 12), before);
+    int64_t undrained = StepTime(*n, "undrained (via", before);
+    EXPECT_GE(drain, previous_undrain) << n->name() << " was drained before the node before it was back";
+    EXPECT_LE(drain, drained) << n->name();
+    EXPECT_LE(drained, deployed) << n->name() << " got v2 before it was drained";
+    EXPECT_LE(deployed, undrained) << n->name() << " was undrained before it served v2";
+    EXPECT_GT(undrained, 0) << n->name();
+    previous_undrain = undrained;
+  }
+  if (getenv("ROLLING_DEPLOY_SHOW_LOG")) std::cout << roll.err;
+  std::cout << "[ rolling deploy under wrk through nginx ] " << load.requests << " requests, " << load.non_2xx
+            << " non-2xx, " << load.socket_errors << " socket errors\n";
+}
+
+TEST_F(RollingDeployE2eTest, AHostileWarStopsAtTheFirstNodeWhichServesAgainAndTheLockAndLastNodeRulesHold) {
+  ASSERT_NO_FATAL_FAILURE(StartWithShop());
+  std::string v1 = Versions(*a_)["demoA"];
+  std::string slip = run_.Path("shop-v3.war");
+  BuildZip(slip, {{"index.html", "shop v3"}, {"../../evil.txt", "pwned"}});
+
+  // Another run holds the lock: this one does not start.
+  int fd = ::open(run_.Path("rolling-deploy.lock").c_str(), O_CREAT | O_RDWR, 0600);
+  ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+  CommandResult locked = Roll(slip);
+  ::close(fd);
+  EXPECT_EQ(locked.exit_code, 1) << locked.err;
+  EXPECT_THAT(locked.err, ::testing::HasSubstr("another rolling deploy holds"));
+
+  CommandResult roll = Roll(slip);
+  EXPECT_EQ(roll.exit_code, 1) << roll.out << roll.err;
+  EXPECT_THAT(roll.err, ::testing::HasSubstr("stopped at demoA: deploy failed"));
+  EXPECT_THAT(roll.err, ::testing::HasSubstr("../../evil.txt"));
+  EXPECT_EQ(Readyz(*a_), 200) << "demoA is back in service";
+  EXPECT_TRUE(PollUntil([&] { return ModeOf(*b_, "demoA") == "active"; }, 2000)) << "demoB never saw demoA back";
+  for (DemoNode* n : {a_, b_, c_}) EXPECT_EQ(Serves(*n), "shop v1") << n->name();
+  EXPECT_EQ(Versions(*c_), (std::map<std::string, std::string>{{"demoA", v1}, {"demoB", v1}, {"demoC", v1}}));
+  EXPECT_EQ(StepTime(*b_, "draining", 0), -1) << "the roll went past demoA";
+
+  // Never the last active node: with demoB and demoC drained, it refuses to start.
+  for (const char* n : {"demoB", "demoC"})
+    ASSERT_EQ(a_->Sessctl({"drain", n, "--grace", "200ms", "--wait"}).exit_code, 0);
+  CommandResult last = Roll(War("shop-v2.war", "shop v2"));
+  EXPECT_EQ(last.exit_code, 1) << last.err;
+  EXPECT_THAT(last.err, ::testing::HasSubstr("refusing to roll: 1 alive active member"));
+  EXPECT_EQ(Readyz(*a_), 200);
 }
 
 }  // namespace
