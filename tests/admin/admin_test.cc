@@ -144,6 +144,7 @@ TEST_F(AdminTest, HealthzReadyzAndMetricsNeedNoToken) {
   ASSERT_TRUE(ready);
   EXPECT_EQ(ready->status, 200);
   EXPECT_EQ(json::parse(ready->body)["ready"], true);
+  EXPECT_EQ(json::parse(ready->body)["node"], "tomcatA");  // undrain --wait checks whom it asked
   ready_ = false;
   ready = client_->Get("/readyz");
   EXPECT_EQ(ready->status, 503);
@@ -512,6 +513,43 @@ TEST(AdminUnwiredTest, MissingServicesAnswer503) {
   EXPECT_EQ(status->status, 200);
   EXPECT_TRUE(json::parse(status->body)["members"].is_null());
   EXPECT_EQ(client.Get("/readyz")->status, 200);
+}
+
+TEST(AdminDeployTest, NodeParameterMakesAPerNodeDeployAndIsChecked) {
+  testing::TempDir uploads;
+  std::string only_node = "(not called)";
+  AdminServices services;
+  services.upload_dir = uploads.path();
+  services.deploy_app = [&](const std::string& name, const std::string&, const std::string& node,
+                            int64_t) -> Result<DeployResult> {
+    only_node = node;
+    return DeployResult{name, std::string(64, 'b'), 1, {{node.empty() ? "tomcatA" : node, true, "", "", 3}}, node};
+  };
+  auto server = AdminServer::Start("127.0.0.1", 0, kToken, std::move(services));
+  ASSERT_TRUE(server.ok());
+  httplib::Client client("127.0.0.1", (*server)->port());
+  httplib::Headers auth = {{"Authorization", std::string("Bearer ") + kToken}};
+
+  auto r = client.Put("/v1/apps/shop?node=tomcatB", auth, "PK-war-bytes", "application/java-archive");
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->status, 200) << r->body;
+  EXPECT_EQ(only_node, "tomcatB");
+  EXPECT_EQ(json::parse(r->body)["only_node"], "tomcatB");
+  EXPECT_EQ(json::parse(r->body)["nodes"][0]["node"], "tomcatB");
+
+  r = client.Put("/v1/apps/shop", auth, "PK-war-bytes", "application/java-archive");
+  ASSERT_TRUE(r);
+  EXPECT_EQ(only_node, "");
+  EXPECT_TRUE(json::parse(r->body)["only_node"].is_null()) << r->body;
+
+  only_node = "(not called)";
+  for (const char* bad : {"/v1/apps/shop?node=", "/v1/apps/shop?node=a%20b", "/v1/apps/shop?node=a%0Ab"}) {
+    r = client.Put(bad, auth, "PK-war-bytes", "application/java-archive");
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->status, 400) << bad;
+    EXPECT_THAT(r->body, HasSubstr("'node'")) << bad;
+  }
+  EXPECT_EQ(only_node, "(not called)");
 }
 
 TEST(AdminStartTest, RefusesEmptyTokenAndBusyPort) {
