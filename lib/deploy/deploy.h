@@ -12,8 +12,8 @@
 // WAR from this node while this node keeps serving what it served. Until every node has it, the
 // cluster serves two versions on purpose, and GET /v1/apps (`sessctl apps`) shows the skew. The
 // rules meanwhile: a node that restarts redeploys what its own registry holds
-// (RestoreFromRegistry), then converges to the app set of the first alive member by name
-// (Converge), as a late joiner does. A rolling deploy in name order therefore hands the new
+// (RestoreFromRegistry), then converges to the app set of the first member by name among those
+// it sees alive then (Converge), as a late joiner does. A rolling deploy in name order therefore hands the new
 // version to joiners once it has passed the first node, but a node restarted mid-roll may come
 // back on the other version: the roll checks every node's version at its end, and a farm deploy
 // (Deploy) ends any skew.

@@ -264,6 +264,41 @@ TEST_F(FarmE2eTest, DeployToOneNodeLeavesTheOthersAloneAndAppsShowsTheSkew) {
   ExpectEveryNodeServes("/shop/index.html", "shop v2");
 }
 
+// The rule deploy.h and sessctl(1) give for skew: a node that restarts takes the app set of the
+// first alive member by name, whatever it served before.
+TEST_F(FarmE2eTest, ANodeRestartedDuringSkewTakesTheFirstAliveMembersVersion) {
+  ASSERT_NO_FATAL_FAILURE(StartThree());
+  ClusterNode &a = *nodes_[0], &c = *nodes_[2];
+  ASSERT_EQ(Deploy(a, War("shop.war", "shop v1"), "/shop").exit_code, 0);
+  std::string war2 = War("shop2.war", "shop v2");
+  auto restart = [&](ClusterNode& n) {
+    n.Stop();
+    ASSERT_NO_FATAL_FAILURE(n.Start());
+    ASSERT_TRUE(WaitUntil([&] {
+      auto r = n.Admin().Get("/readyz");
+      return r && r->status == 200;
+    }, 15000)) << n.Log();
+  };
+  auto deploy_on = [&](const std::string& node) {
+    CommandResult r = a.Sessctl({"deploy", war2, "--path", "/shop", "--node", node, "--wait"});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  };
+
+  // Only nodeA has v2: restarted, it takes nodeB's set (the first alive member it sees) — v1.
+  ASSERT_NO_FATAL_FAILURE(deploy_on("nodeA"));
+  ASSERT_NO_FATAL_FAILURE(restart(a));
+  EXPECT_EQ(Serves(a, "/shop/index.html"), "shop v1");
+
+  // Once the roll passed nodeA and nodeB, a restarted nodeC takes v2, its own registry's v1
+  // notwithstanding. (Which member counts as first is the first by name among those it sees
+  // alive when it starts, so this case has both others on v2.)
+  ASSERT_NO_FATAL_FAILURE(deploy_on("nodeA"));
+  ASSERT_NO_FATAL_FAILURE(deploy_on("nodeB"));
+  EXPECT_EQ(Serves(c, "/shop/index.html"), "shop v1");
+  ASSERT_NO_FATAL_FAILURE(restart(c));
+  EXPECT_EQ(Serves(c, "/shop/index.html"), "shop v2");
+}
+
 TEST_F(FarmE2eTest, WatchDirDropDeploysEverywhereAndRemovalUndeploys) {
   ClusterNode& a = Add({"nodeA", 2});
   ClusterNode& b = Add({"nodeB", 3});
