@@ -18,9 +18,10 @@ constexpr size_t kMaxGather = 128;  // frames per async_write (iovec count stays
 }  // namespace
 
 Connection::Connection(std::shared_ptr<TransportCore> owner, Role role, tcp::socket socket,
-                       PeerAddress peer)
+                       PeerAddress peer, Lane lane)
     : owner_(std::move(owner)),
       role_(role),
+      lane_(lane),
       socket_(std::move(socket)),
       peer_(std::move(peer)),
       connected_(role == Role::kInbound),

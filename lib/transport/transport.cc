@@ -102,15 +102,16 @@ void TransportCore::Close() {
   pools_.clear();
 }
 
-std::shared_ptr<Connection> TransportCore::PickConnection(const PeerAddress& to) {
-  Pool& pool = pools_[to];
+std::shared_ptr<Connection> TransportCore::PickConnection(const PeerAddress& to, Lane lane) {
+  Pool& pool = pools_[{to, lane}];
   // Grow the pool only while every connection is busy writing: idle peers keep one connection.
+  // The control lane is one connection: its messages are few and small.
+  size_t limit = lane == Lane::kControl ? 1 : static_cast<size_t>(options.connections_per_peer);
   bool all_busy = std::all_of(pool.conns.begin(), pool.conns.end(),
                               [](const auto& c) { return c->queued() > 0; });
-  if (pool.conns.empty() ||
-      (all_busy && pool.conns.size() < static_cast<size_t>(options.connections_per_peer))) {
+  if (pool.conns.empty() || (all_busy && pool.conns.size() < limit)) {
     auto conn = std::make_shared<Connection>(shared_from_this(), Connection::Role::kOutbound,
-                                             tcp::socket(io), to);
+                                             tcp::socket(io), to, lane);
     pool.conns.push_back(conn);
     conn->Enqueue(EncodeFrame(Message{kHelloType, options.node_name}, 0, 0, options.secret,
                               options.encrypt),
@@ -121,21 +122,23 @@ std::shared_ptr<Connection> TransportCore::PickConnection(const PeerAddress& to)
   return pool.conns[pool.next++ % pool.conns.size()];
 }
 
-void TransportCore::Dispatch(const PeerAddress& to, std::string frame, uint64_t correlation,
-                             std::function<void(Status)> written, ReplyCallback reply,
-                             int64_t timeout_ms) {
+void TransportCore::Dispatch(const PeerAddress& to, Lane lane, std::string frame,
+                             uint64_t correlation, std::function<void(Status)> written,
+                             ReplyCallback reply, int64_t timeout_ms) {
   if (closed_) return;
-  auto conn = PickConnection(to);
+  auto conn = PickConnection(to, lane);
   if (reply) conn->ExpectReply(correlation, timeout_ms, std::move(reply));
   conn->Enqueue(std::move(frame), std::move(written));
 }
 
 void TransportCore::Disconnect(const PeerAddress& peer) {
-  auto it = pools_.find(peer);
-  if (it == pools_.end()) return;
-  auto conns = it->second.conns;
-  for (auto& conn : conns) {
-    conn->Close(Status::Unavailable("disconnected from " + peer.ToString()), CloseKind::kLocal);
+  for (Lane lane : {Lane::kData, Lane::kControl}) {
+    auto it = pools_.find({peer, lane});
+    if (it == pools_.end()) continue;
+    auto conns = it->second.conns;  // Close() erases from the pool
+    for (auto& conn : conns) {
+      conn->Close(Status::Unavailable("disconnected from " + peer.ToString()), CloseKind::kLocal);
+    }
   }
 }
 
@@ -144,7 +147,7 @@ void TransportCore::Forget(const std::shared_ptr<Connection>& conn) {
     inbound_.erase(conn);
     return;
   }
-  auto it = pools_.find(conn->peer());
+  auto it = pools_.find({conn->peer(), conn->lane()});
   if (it == pools_.end()) return;
   auto& conns = it->second.conns;
   conns.erase(std::remove(conns.begin(), conns.end(), conn), conns.end());
@@ -270,13 +273,13 @@ void OnLoop(TransportCore& core, std::function<void()> fn) {
 }  // namespace
 
 void Transport::Send(const PeerAddress& to, Message message, SendMode mode,
-                     std::function<void(Status)> done) {
+                     std::function<void(Status)> done, Lane lane) {
   auto core = impl_->core;
   const TransportOptions& o = core->options;
   if (mode == SendMode::kAsynchronous) {
     std::string frame = EncodeFrame(message, 0, 0, o.secret, o.encrypt);
-    OnLoop(*core, [core, to, frame = std::move(frame), done = std::move(done)]() mutable {
-      core->Dispatch(to, std::move(frame), 0, std::move(done), nullptr, 0);
+    OnLoop(*core, [core, to, lane, frame = std::move(frame), done = std::move(done)]() mutable {
+      core->Dispatch(to, lane, std::move(frame), 0, std::move(done), nullptr, 0);
     });
     return;
   }
@@ -286,20 +289,21 @@ void Transport::Send(const PeerAddress& to, Message message, SendMode mode,
   ReplyCallback on_reply = [done = std::move(done)](Result<Message> r) {
     if (done) done(r.status());
   };
-  OnLoop(*core, [core, to, id, frame = std::move(frame), cb = std::move(on_reply)]() mutable {
-    core->Dispatch(to, std::move(frame), id, nullptr, std::move(cb), core->options.ack_timeout_ms);
+  OnLoop(*core, [core, to, lane, id, frame = std::move(frame), cb = std::move(on_reply)]() mutable {
+    core->Dispatch(to, lane, std::move(frame), id, nullptr, std::move(cb),
+                   core->options.ack_timeout_ms);
   });
 }
 
 void Transport::Request(const PeerAddress& to, Message message, int64_t timeout_ms,
-                        std::function<void(Result<Message>)> done) {
+                        std::function<void(Result<Message>)> done, Lane lane) {
   auto core = impl_->core;
   uint64_t id = core->next_correlation++;
   std::string frame =
       EncodeFrame(message, kFlagAckRequested, id, core->options.secret, core->options.encrypt);
-  OnLoop(*core, [core, to, id, timeout_ms, frame = std::move(frame),
+  OnLoop(*core, [core, to, lane, id, timeout_ms, frame = std::move(frame),
                  done = std::move(done)]() mutable {
-    core->Dispatch(to, std::move(frame), id, nullptr, std::move(done), timeout_ms);
+    core->Dispatch(to, lane, std::move(frame), id, nullptr, std::move(done), timeout_ms);
   });
 }
 

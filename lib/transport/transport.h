@@ -30,7 +30,11 @@
 // Connections: a sender keeps up to connections_per_peer connections per peer, opening another
 // only while every open one has writes queued, and spreads frames round-robin over them: frames
 // to one peer keep their order only with connections_per_peer = 1. Writes are gathered (every
-// frame queued during a write goes out in the next one). Sibling modules reach the loop's
+// frame queued during a write goes out in the next one). Messages sent on Lane::kControl take a
+// connection of their own to the peer (opened on demand, one per peer): a node-control command
+// never queues behind megabytes of deltas in the data connection's send queue or socket buffers,
+// and its reply comes back on that connection too. Frames on the two lanes are not ordered with
+// respect to each other; the wire format is the same. Sibling modules reach the loop's
 // io_context through transport/loop_internal.h (IoContextOf).
 //
 // Thread-safety: EventLoop::Post/After/Every/Cancel/Stop are thread-safe. Transport::Send/
@@ -98,6 +102,11 @@ struct PeerAddress {
 enum class SendMode : uint8_t { kAsynchronous = 8, kAcknowledged = 2, kSynchronizedAck = 4 };
 /// Maps channelSendOptions bits (4 wins over 2 wins over 8); anything else is asynchronous.
 SendMode SendModeFromChannelOptions(int channel_send_options);
+
+/// Which connection to a peer a message takes (see the file comment): kData, the pool that
+/// carries replication and deploys in order; kControl, a connection of its own for the few
+/// messages that must not wait behind them (a forwarded drain).
+enum class Lane : uint8_t { kData, kControl };
 
 struct Message {
   uint16_t type = 0;
@@ -184,18 +193,18 @@ class Transport {
   /// reply came (acknowledged / synchronized-ack); kUnavailable on connect failure, reset or
   /// timeout.
   void Send(const PeerAddress& to, Message message, SendMode mode,
-            std::function<void(Status)> done);
+            std::function<void(Status)> done, Lane lane = Lane::kData);
   /// Sends and waits up to `timeout_ms` for the handler's reply body: kUnavailable on timeout
   /// (how a SIGSTOPped peer shows), connect failure or reset; kNotFound when the peer has no
   /// handler for the type.
   void Request(const PeerAddress& to, Message message, int64_t timeout_ms,
-               std::function<void(Result<Message>)> done);
+               std::function<void(Result<Message>)> done, Lane lane = Lane::kData);
   /// Called (loop thread) when a connection to a peer is refused, times out connecting, is reset
   /// or closed by the peer, or carries a bad frame — once per failed connection — so membership
   /// can suspect it at once. Not called for Disconnect or our own shutdown.
   void OnPeerFailure(std::function<void(const PeerAddress&, const Status&)> callback);
-  /// Closes every pooled connection to the peer; their pending callbacks get kUnavailable. The
-  /// next Send opens a fresh connection.
+  /// Closes every connection to the peer (both lanes); their pending callbacks get kUnavailable.
+  /// The next Send opens a fresh connection.
   void Disconnect(const PeerAddress& peer);
 
   TransportStats stats() const;

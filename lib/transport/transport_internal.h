@@ -47,9 +47,9 @@ class TransportCore : public std::enable_shared_from_this<TransportCore> {
   void StartAccepting();  // loop thread
   void Close();           // loop thread: closes the acceptor and every connection
 
-  /// Queues an encoded frame to `to` (loop thread). `written` runs when it is on the wire (or
-  /// failed); `reply` (when set) waits up to timeout_ms for the reply with `correlation`.
-  void Dispatch(const PeerAddress& to, std::string frame, uint64_t correlation,
+  /// Queues an encoded frame to `to` on `lane` (loop thread). `written` runs when it is on the
+  /// wire (or failed); `reply` (when set) waits up to timeout_ms for the reply with `correlation`.
+  void Dispatch(const PeerAddress& to, Lane lane, std::string frame, uint64_t correlation,
                 std::function<void(Status)> written, ReplyCallback reply, int64_t timeout_ms);
   void Disconnect(const PeerAddress& peer);
 
@@ -82,12 +82,13 @@ class TransportCore : public std::enable_shared_from_this<TransportCore> {
     std::vector<std::shared_ptr<Connection>> conns;
     size_t next = 0;
   };
-  std::shared_ptr<Connection> PickConnection(const PeerAddress& to);
+  using PoolKey = std::pair<PeerAddress, Lane>;
+  std::shared_ptr<Connection> PickConnection(const PeerAddress& to, Lane lane);
   void Accept();
 
   tcp::acceptor acceptor_;
   bool closed_ = false;
-  std::map<PeerAddress, Pool> pools_;
+  std::map<PoolKey, Pool> pools_;  // a peer's data pool and its control connection
   std::set<std::shared_ptr<Connection>> inbound_;
 };
 
@@ -104,7 +105,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
  public:
   enum class Role { kInbound, kOutbound };
   Connection(std::shared_ptr<TransportCore> owner, Role role, tcp::socket socket,
-             PeerAddress peer);
+             PeerAddress peer, Lane lane = Lane::kData);
 
   /// Outbound: resolves/connects with the connect timeout, then writes HELLO and reads replies.
   void Connect();
@@ -122,6 +123,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   bool closed() const { return closed_; }
   size_t queued() const { return queue_.size() + inflight_.size(); }
   Role role() const { return role_; }
+  Lane lane() const { return lane_; }  ///< outbound: the pool it belongs to
   const PeerAddress& peer() const { return peer_; }
   const Sender& sender() const { return sender_; }
 
@@ -143,6 +145,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   std::shared_ptr<TransportCore> owner_;
   Role role_;
+  Lane lane_;
   tcp::socket socket_;
   PeerAddress peer_;
   Sender sender_;

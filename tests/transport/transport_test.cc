@@ -225,6 +225,71 @@ TEST_F(TransportTest, PoolSpreadsABurstOverSeveralConnections) {
   EXPECT_LE(remote_ports.size(), 3u);
 }
 
+// A slow receiver with a deep backlog on the data connection (tens of MB queued in A's send
+// queue and the socket buffers, B's loop taking 2 ms a frame): a request on the control lane is
+// handled after a few deltas, while the same request on the data lane waits for all of them
+// (frames on one connection keep their order). Counts, not clocks.
+class LaneTest : public ::testing::Test {
+ protected:
+  static constexpr int kDeltas = 200;
+  static constexpr uint16_t kControlType = 0x0401;
+  void SetUp() override {
+    loop_a.Start();
+    loop_b.Start();
+    auto oa = TestOptions("A");
+    oa.connections_per_peer = 1;  // as the cluster runs it: deltas keep their order
+    auto ta = Transport::Start(&loop_a, oa);
+    auto tb = Transport::Start(&loop_b, TestOptions("B"));
+    ASSERT_TRUE(ta.ok() && tb.ok());
+    a = std::move(ta).value();
+    b = std::move(tb).value();
+    b->Handle(kType, [this](const Sender&, Message, Transport::Reply) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));  // applying a delta, slowly
+      ++deltas_handled;
+    });
+    b->Handle(kControlType, [this](const Sender&, Message, Transport::Reply reply) {
+      handled_before_control = deltas_handled.load();
+      reply(Message{kControlType, "ok"});
+    });
+  }
+  void TearDown() override {
+    a.reset();
+    b.reset();
+    loop_a.Stop();
+    loop_b.Stop();
+  }
+  /// Queues the backlog, then one request on `lane`; returns how many deltas B had handled
+  /// when the request reached its handler (-1: no answer).
+  int DeltasAheadOfARequestOn(Lane lane) {
+    PeerAddress to{"127.0.0.1", b->port()};
+    for (int i = 0; i < kDeltas; ++i)
+      a->Send(to, {kType, std::string(128 * 1024, 'd')}, SendMode::kAsynchronous, nullptr);
+    std::promise<Result<Message>> answered;
+    a->Request(to, {kControlType, "drain"}, 20000,
+               [&](Result<Message> r) { answered.set_value(std::move(r)); }, lane);
+    auto f = answered.get_future();
+    if (!WaitFor(f, 20000) || !f.get().ok()) return -1;
+    return handled_before_control.load();
+  }
+
+  EventLoop loop_a, loop_b;
+  std::unique_ptr<Transport> a, b;
+  std::atomic<int> deltas_handled{0};
+  std::atomic<int> handled_before_control{-1};
+};
+
+TEST_F(LaneTest, AControlRequestOvertakesADeepReplicationBacklog) {
+  int ahead = DeltasAheadOfARequestOn(Lane::kControl);
+  ASSERT_GE(ahead, 0) << "no answer on the control lane";
+  EXPECT_LT(ahead, kDeltas / 2) << "the control request waited behind the deltas";
+  std::printf("[ figures  ] control request handled after %d of %d queued 128 KB deltas\n", ahead,
+              kDeltas);
+}
+
+TEST_F(LaneTest, TheSameRequestOnTheDataLaneWaitsForEveryDeltaAheadOfIt) {
+  EXPECT_EQ(DeltasAheadOfARequestOn(Lane::kData), kDeltas);
+}
+
 // ---- receiver binding and the no-secret rule ------------------------------------------------
 
 // A plain listening socket on 127.0.0.1 (port 0 = any); returns the fd, port in `port`.
