@@ -1,8 +1,6 @@
 #include "daemon/cluster.h"
 
 #include <chrono>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
 namespace sessiond {
@@ -127,27 +125,6 @@ Status Cluster::StartMembership(const transport::Secret& secret) {
   members_ = std::move(started).value();
   members_->OnChange([this](const membership::Member& m, std::optional<membership::State> before) {
     OnMemberChange(m, before);
-  });
-  transport_->Handle(drain::kDrainType, [this](const transport::Sender&, transport::Message m,
-                                               transport::Transport::Reply reply) {
-    drain::DrainReply out;
-    Result<drain::DrainRequest> request = drain::DecodeDrainRequest(m.body);
-    if (!request.ok()) {
-      out.code = request.status().code();
-      out.message = request.status().message();
-    } else if (!deps_.handle_drain) {
-      out.code = Code::kUnavailable;
-      out.message = "drain is not available on " + deps_.config->jvm_route;
-    } else {
-      // Off the loop: the command persists the mode and writes the event log (SQLite), which
-      // must not stall replication; the reply goes back through the loop.
-      std::thread([this, r = *request, reply = std::move(reply)] {
-        drain::DrainReply done = deps_.handle_drain(r);
-        loop_->Post([reply, done] { reply(transport::Message{drain::kDrainType, drain::EncodeDrainReply(done)}); });
-      }).detach();
-      return;
-    }
-    reply(transport::Message{drain::kDrainType, drain::EncodeDrainReply(out)});
   });
   return Status::Ok();
 }
@@ -351,30 +328,6 @@ Result<replication::Peer> Cluster::AliveMember(const std::string& node, std::str
                                ", not alive: it cannot take " + std::string(what) + " now");
   }
   return replication::Peer{m->info.name, m->address()};
-}
-
-Result<drain::DrainReply> Cluster::ForwardDrain(const std::string& node,
-                                                const drain::DrainRequest& request,
-                                                int64_t timeout_ms) const {
-  Result<replication::Peer> m = AliveMember(node, "a drain command");
-  if (!m.ok()) return m.status();
-  struct Answer {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::optional<Result<transport::Message>> reply;  // GUARDED_BY(mu)
-  };
-  auto answer = std::make_shared<Answer>();
-  transport_->Request(m->address, transport::Message{drain::kDrainType, drain::EncodeDrainRequest(request)},
-                      timeout_ms, [answer](Result<transport::Message> r) {
-                        std::lock_guard lock(answer->mu);
-                        answer->reply = std::move(r);
-                        answer->cv.notify_all();
-                      });
-  std::unique_lock lock(answer->mu);
-  answer->cv.wait_for(lock, std::chrono::milliseconds(timeout_ms + 500), [&] { return answer->reply.has_value(); });
-  if (!answer->reply) return Status::Unavailable(node + " did not answer the drain command in time");
-  if (!answer->reply->ok()) return answer->reply->status().Annotate("forwarding to " + node);
-  return drain::DecodeDrainReply((*answer->reply)->body);
 }
 
 Status Cluster::FlushAcknowledged(int64_t timeout_ms) const {

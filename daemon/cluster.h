@@ -23,7 +23,6 @@
 #include "admin/admin.h"
 #include "base/base.h"
 #include "config/config.h"
-#include "drain/drain.h"
 #include "membership/membership.h"
 #include "metrics/metrics.h"
 #include "replication/replication.h"
@@ -51,9 +50,6 @@ class Cluster {
         record_event;
     /// This node's drain mode, for heartbeats and its own member row. Thread-safe.
     std::function<membership::Mode()> mode;
-    /// Runs a drain/undrain that another node forwarded here (on a thread of its own: it may
-    /// write to SQLite; it must not outlive the Cluster's loop by more than that write).
-    std::function<drain::DrainReply(const drain::DrainRequest&)> handle_drain;
   };
 
   /// Starts the loop, the receiver, membership and the Replicator, and registers the Replicator
@@ -84,10 +80,6 @@ class Cluster {
   /// The alive member named `node`: kNotFound when no such member is known, kUnavailable when it
   /// is not alive (the message says it cannot take `what`, e.g. "a drain command", now).
   Result<replication::Peer> AliveMember(const std::string& node, std::string_view what) const;
-  /// Sends a drain/undrain to the member `node` and returns its answer: kNotFound when no such
-  /// member is known, kUnavailable when it is not alive or does not answer within `timeout_ms`.
-  Result<drain::DrainReply> ForwardDrain(const std::string& node, const drain::DrainRequest& request,
-                                         int64_t timeout_ms) const;
   /// Drain's flush: every queued delta is sent, and then every alive member answers a request
   /// that travels behind them on the same connection (frames to a peer keep their order, and a
   /// peer handles them in order), so each has received and applied them. kUnavailable naming
@@ -95,7 +87,8 @@ class Cluster {
   Status FlushAcknowledged(int64_t timeout_ms) const;
   /// Alive members (not this node). Thread-safe.
   std::vector<replication::Peer> AlivePeers() const;
-  /// The cluster's loop and transport, for the farm deployer's messages (valid until Stop).
+  /// The cluster's loop and transport, for the farm deployer's and the drain relay's messages
+  /// (valid until Stop).
   transport::EventLoop* loop() const { return loop_.get(); }
   transport::Transport* transport() const { return transport_.get(); }
   /// Milliseconds the state transfer took (0 before it ran or when there was nothing to pull).

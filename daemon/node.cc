@@ -39,8 +39,10 @@ constexpr int64_t kShutdownGraceMs = 10000;
 constexpr int64_t kReplicationFlushMs = 5000;
 /// How long `sessctl sessions show` waits for the other members' versions.
 constexpr int64_t kHoldersTimeoutMs = 1000;
-/// How long a drain command forwarded to another member may take to be answered.
-constexpr int64_t kForwardDrainTimeoutMs = 10000;  // behind a loaded replication queue
+/// How long a drain command forwarded to another member may take to be answered: it travels on
+/// the control lane (never behind deltas), but the member's loop and its SQLite writes may lag
+/// on a saturated machine.
+constexpr int64_t kForwardDrainTimeoutMs = 10000;
 /// The meta key that keeps a drain across a restart (absent: active).
 constexpr const char* kDrainModeKey = "drain_mode";
 /// How long `sessctl apps` waits for the other members' app sets.
@@ -146,6 +148,7 @@ struct Node {
   std::unique_ptr<admin::AdminServer> admin;
   std::unique_ptr<drain::Drainer> drainer;     // after what its hooks use: destroyed first
   std::unique_ptr<drain::AgentServer> agent;   // null without agentPort
+  std::unique_ptr<drain::CommandRelay> drain_relay;  // null without a <Cluster>; runs drainer's commands
   /// Where start-up stands: /readyz says ready only in kReady (DESIGN.md §7).
   enum class Phase { kJoining, kReady, kFailed };
   std::atomic<Phase> phase{Phase::kJoining};
@@ -259,10 +262,13 @@ struct Node {
       (void)db->AppendEvent(event);
     };
     deps.mode = [this] { return Mode(); };
-    deps.handle_drain = [this](const drain::DrainRequest& r) { return HandleForwardedDrain(r); };
     auto started = Cluster::Start(std::move(deps));
     if (!started.ok()) return started.status();
     cluster = std::move(started).value();
+    // Drain commands other nodes forward here, and ours to them, from the first heartbeat on.
+    drain_relay = std::make_unique<drain::CommandRelay>(
+        cluster->loop(), cluster->transport(), config.jvm_route,
+        [this](const drain::DrainRequest& r) { return HandleForwardedDrain(r); });
     return Status::Ok();
   }
 
@@ -362,7 +368,9 @@ struct Node {
       return ToDrainInfo(name, *done, false);
     }
     if (!cluster) return Status::NotFound("no node named " + name + " (this node is " + config.jvm_route + ")");
-    Result<drain::DrainReply> reply = cluster->ForwardDrain(name, request, kForwardDrainTimeoutMs);
+    Result<replication::Peer> member = cluster->AliveMember(name, "a drain command");
+    if (!member.ok()) return member.status();
+    Result<drain::DrainReply> reply = drain_relay->Forward(name, member->address, request, kForwardDrainTimeoutMs);
     if (!reply.ok()) return reply.status();
     if (reply->code != Code::kOk) return Status(reply->code, name + ": " + reply->message);
     return ToDrainInfo(name, reply->state, true);
@@ -654,6 +662,7 @@ struct Node {
   void Stop() {
     Notify("STOPPING=1");
     if (agent) agent->Stop();
+    if (drain_relay) drain_relay->Stop();  // no forwarded command runs from here on
     if (drainer) drainer->Stop();  // joins its worker before what its hooks use stops
     if (container) container->Shutdown(kShutdownGraceMs);
     if (cluster && phase.load() == Phase::kReady) ExpireSessionsOnShutdown();

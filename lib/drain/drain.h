@@ -26,8 +26,15 @@
 //             u16 length + bytes: message (<= 1024)
 // Decoders never trust a length; trailing bytes are malformed; Encode(Decode(x)) == x.
 //
+// CommandRelay carries that message on one node's cluster transport: it answers the commands
+// other nodes forward here (run one at a time, in arrival order, on a worker thread of its own,
+// never on the cluster loop: a command writes SQLite) and forwards this node's commands to a
+// member on the transport's control lane, so the command never queues behind the deltas of a
+// replication backlog.
+//
 // Thread-safety: Drainer is thread-safe; its hooks run on its own worker thread ("drain") or on
 // the caller's, never under its lock. AgentServer runs one accept thread of its own.
+// CommandRelay::Forward/Stop are thread-safe; its handler runs on its worker ("drain-relay").
 #pragma once
 
 #include <cstdint>
@@ -40,6 +47,7 @@
 
 #include "base/base.h"
 #include "membership/membership.h"
+#include "transport/transport.h"
 
 namespace sessiond::drain {
 
@@ -94,6 +102,38 @@ std::string EncodeDrainRequest(const DrainRequest& request);
 Result<DrainRequest> DecodeDrainRequest(std::string_view bytes);
 std::string EncodeDrainReply(const DrainReply& reply);
 Result<DrainReply> DecodeDrainReply(std::string_view bytes);
+
+/// Both ends of the forwarded command on one node (see the file comment).
+class CommandRelay {
+ public:
+  /// Runs one command that another node forwarded here and says how it went.
+  using Handler = std::function<DrainReply(const DrainRequest&)>;
+
+  /// Registers kDrainType on `transport` and starts the worker. `loop` and `transport` must
+  /// outlive Stop(); the handler is never called after Stop() returns. `node_name` is this
+  /// node's, for the answers it gives on its own.
+  CommandRelay(transport::EventLoop* loop, transport::Transport* transport, std::string node_name,
+               Handler handler);
+  ~CommandRelay();  ///< Stop()
+  CommandRelay(const CommandRelay&) = delete;
+  CommandRelay& operator=(const CommandRelay&) = delete;
+
+  /// Sends `request` to the member `node` at `to` on the control lane and waits up to
+  /// `timeout_ms` for its answer: kUnavailable naming `node` when it does not answer in time or
+  /// cannot be reached, or when this relay stops meanwhile; the answer otherwise (whose code may
+  /// be an error of the member's). Blocks the caller: never call it on the loop thread.
+  Result<DrainReply> Forward(const std::string& node, const transport::PeerAddress& to,
+                             const DrainRequest& request, int64_t timeout_ms) const;
+  /// Shutdown: commands still queued and any that arrive later are answered kUnavailable ("NODE
+  /// is stopping"), the running one finishes, the worker is joined, and Forward calls still
+  /// waiting return kUnavailable. Idempotent; the destructor calls it.
+  void Stop();
+
+  class Impl;
+
+ private:
+  std::shared_ptr<Impl> impl_;  // shared with the transport's handler, which outlives Stop()
+};
 
 // ---- the state machine ----------------------------------------------------------------------
 

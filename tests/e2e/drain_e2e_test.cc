@@ -13,6 +13,8 @@
 #include <sys/file.h>
 
 #include <fcntl.h>
+
+#include <atomic>
 #include <filesystem>
 #include <regex>
 #include <thread>
@@ -254,6 +256,43 @@ TEST_F(DrainE2eTest, ShutdownExitsZeroOnceDrainedAndTheModeSurvivesTheRestartUnt
   CommandResult self = c_->Sessctl({"drain", "demoC", "--grace", "200ms", "--shutdown", "--wait"});
   EXPECT_EQ(self.exit_code, 0) << self.out << self.err;
   EXPECT_EQ(c_->child()->Wait(5000), 0);
+}
+
+// Drain and undrain commands forwarded to a node while it stops: each is answered (taken, or
+// "stopping" / not alive) well inside the forward timeout, and the node still stops cleanly —
+// a command must never run on after the node tore down what it uses (under scripts/sanitize,
+// ASan reports it if one does).
+TEST_F(DrainE2eTest, CommandsForwardedToANodeThatIsStoppingAreAnsweredAndItExitsCleanly) {
+  ASSERT_NO_FATAL_FAILURE(StartThree());
+  std::atomic<bool> stop{false};
+  std::vector<int> statuses;
+  std::vector<std::string> errors;
+  std::thread commands([&] {
+    httplib::Client c(a_->host(), kAdminPort);
+    c.set_bearer_token_auth(ReadFile(run_.Path("admin.token")));
+    c.set_read_timeout(15);
+    for (int i = 0; !stop; ++i) {
+      auto r = i % 2 == 0 ? c.Post("/v1/nodes/demoB/drain", R"({"grace_seconds": 5})", "application/json")
+                          : c.Delete("/v1/nodes/demoB/drain");
+      statuses.push_back(r ? r->status : -1);
+      if (r && r->status != 200) errors.push_back(r->body);
+    }
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto t0 = std::chrono::steady_clock::now();
+  int code = b_->Stop(SIGTERM);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // a few commands after it left
+  stop = true;
+  commands.join();
+  EXPECT_EQ(code, 0) << Logs();
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(8)) << "the stop waited for a command";
+  ASSERT_GE(statuses.size(), 4u);
+  EXPECT_EQ(statuses.front(), 200);
+  for (size_t i = 0; i < statuses.size(); ++i) {
+    EXPECT_THAT(statuses[i], ::testing::AnyOf(200, 503)) << "command " << i << ": "
+                                                        << (errors.empty() ? "" : errors.back());
+  }
+  EXPECT_EQ(statuses.back(), 503) << "demoB has left: the command cannot reach it";
 }
 
 TEST_F(DrainE2eTest, NoFailedRequestThroughNginxWhileANodeDrainsUnderWrk) {
