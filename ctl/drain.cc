@@ -5,7 +5,9 @@
 //
 // --wait polls GET /v1/members on the same endpoint until NODE's mode is drained (heartbeats
 // carry it) or, with --shutdown, until NODE has left (or the endpoint itself stops answering,
-// when NODE is the node it talks to). It gives up at the drain's deadline plus kWaitSlackMs.
+// when NODE is the node it talks to: the command's answer says so, `forwarded` false — that is
+// the success the operator asked for, said as such, not a connection error). It gives up at the
+// drain's deadline plus kWaitSlackMs.
 // `undrain --wait` polls the same member list until NODE is active there, then NODE's own
 // /readyz (at the admin URL its heartbeats carry) until 200; it gives up after --wait-timeout.
 // Both fail with exit 1 saying what they saw last.
@@ -114,25 +116,32 @@ Status PollUntil(int64_t until, const std::function<Result<bool>()>& step, const
   return Status::Conflict("timed out waiting for " + goal + " (" + last() + ")");
 }
 
-Status WaitForDrain(Client& client, const DrainOptions& o, const json& answer) {
+/// How a wait ended well.
+enum class WaitEnd { kDone, kEndpointStopped };
+
+Result<WaitEnd> WaitForDrain(Client& client, const DrainOptions& o, const json& answer) {
   double deadline_s = answer.value("deadline_seconds", 0.0);
   int64_t until = sessiond::MonotonicMillis() + static_cast<int64_t>(deadline_s * 1000) + kWaitSlackMs;
-  bool self = false;  // NODE is the node this endpoint belongs to
+  // NODE is the node this endpoint belongs to (it ran the command itself). Known from the
+  // answer: with a short grace the node may be gone before the first poll.
+  const bool self = !answer.value("forwarded", true);
+  bool endpoint_stopped = false;
   std::string last_mode = answer.value("mode", "");
   auto step = [&]() -> Result<bool> {
     auto members = client.Get("/v1/members");
     if (!members.ok()) {
       // The endpoint's own node exited (drain --shutdown of the node we talk to): done.
-      if (self && o.shutdown && members.status().code() == sessiond::Code::kUnavailable) return true;
+      endpoint_stopped = self && o.shutdown && members.status().code() == sessiond::Code::kUnavailable;
+      if (endpoint_stopped) return true;
       return members.status();
     }
     json row = RowOf(*members, o.node);
-    self = !row.is_null() && row.value("self", false);
     if (!row.is_null()) last_mode = row.value("mode", last_mode);
     return WaitDone(row, o.shutdown);
   };
-  return PollUntil(until, step, o.node + " to " + (o.shutdown ? "drain and exit" : "be drained"),
-                   [&] { return "mode " + last_mode; });
+  SESSIOND_RETURN_IF_ERROR(PollUntil(until, step, o.node + " to " + (o.shutdown ? "drain and exit" : "be drained"),
+                                     [&] { return "mode " + last_mode; }));
+  return endpoint_stopped ? WaitEnd::kEndpointStopped : WaitEnd::kDone;
 }
 
 /// NODE's /readyz, asked where NODE answers: the endpoint itself, or the admin URL NODE's
@@ -191,8 +200,13 @@ Status RunDrain(Context& ctx, const DrainOptions& o) {
   auto answer = (*client)->Post(DrainPath(o.node), *body);
   if (!answer.ok()) return answer.status();
   if (o.wait) {
-    SESSIOND_RETURN_IF_ERROR(WaitForDrain(**client, o, *answer));
+    Result<WaitEnd> end = WaitForDrain(**client, o, *answer);
+    if (!end.ok()) return end.status();
     (*answer)["mode"] = "drained";
+    if (*end == WaitEnd::kEndpointStopped) {
+      *ctx.err << o.node << " is drained and has stopped; its endpoint went away with it, as "
+               << "--shutdown asks\n";
+    }
   }
   ctx.MakePrinter().Print(DrainRecord(*answer));
   return Status::Ok();

@@ -252,9 +252,13 @@ TEST_F(DrainE2eTest, ShutdownExitsZeroOnceDrainedAndTheModeSurvivesTheRestartUnt
   EXPECT_EQ(Readyz(*b_), 200);
   EXPECT_EQ(DataPlaneStatus(*b_), 200);
 
-  // --wait --shutdown against the draining node's own endpoint ends when it stops answering.
-  CommandResult self = c_->Sessctl({"drain", "demoC", "--grace", "200ms", "--shutdown", "--wait"});
+  // --wait --shutdown against the draining node's own endpoint ends when it stops answering,
+  // and says so as the success it is (with no grace the node may be gone before the first poll).
+  CommandResult self = c_->Sessctl({"drain", "demoC", "--grace", "0s", "--shutdown", "--wait"});
   EXPECT_EQ(self.exit_code, 0) << self.out << self.err;
+  EXPECT_THAT(self.err, ::testing::HasSubstr("demoC is drained and has stopped")) << self.err;
+  EXPECT_THAT(self.err, ::testing::Not(::testing::HasSubstr("cannot reach"))) << self.err;
+  EXPECT_THAT(self.out, ::testing::ContainsRegex("drained"));
   EXPECT_EQ(c_->child()->Wait(5000), 0);
 }
 
