@@ -9,8 +9,12 @@
 #   node       nodeB's own measure, command -> drained (sessiond_drain_duration_seconds): the
 #              grace + waiting for running requests + the acknowledged replication flush;
 #   over grace that minus the grace: what draining itself costs under load;
-#   sessctl    the wall time of `sessctl drain --wait` on nodeA (adds heartbeat propagation:
-#              nodeA learns the mode from nodeB's next heartbeat, up to `frequency`);
+#   forward    how long nodeA's endpoint took to answer the drain and the undrain command (each
+#              forwarded to nodeB over the cluster and answered by it: while the cluster
+#              replicates the load, this is what a control message waits behind);
+#   sessctl    the wall time from the drain command to `sessctl drain --wait` returning on nodeA
+#              (adds heartbeat propagation: nodeA learns the mode from nodeB's next heartbeat,
+#              up to `frequency`);
 #   failed     drain commands that failed (sessctl's exit code; the trial is then drained again
 #              without --grace), and wrk's non-2xx answers + socket errors over every trial
 #              (the target is 0).
@@ -52,17 +56,20 @@ drain_metric() {
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 maxof() { sort -n | tail -1; }
 
-declare -A NODE_MS=() WAIT_MS=() FAILED=() LOADS=() CMD_ERRORS=()
+declare -A NODE_MS=() WAIT_MS=() FWD_MS=() FAILED=() LOADS=() CMD_ERRORS=()
 for grace in $GRACES; do
-  node_ms=() wait_ms=() failed=0 cmd_errors=0
+  node_ms=() wait_ms=() fwd_ms=() failed=0 cmd_errors=0
   for t in $(seq 1 "$TRIALS"); do
     raw=$BENCH_WORK/wrk-$grace-$t.txt
     wrk -t1 -c16 -d"${WRK_LOAD_S}s" http://127.0.0.1:8089/myapp/.session >"$raw" 2>&1 &
     wrk_pid=$!
     sleep 2
     t0=$(now_ms)
-    if sessctl_a drain nodeB --grace "$grace" --wait >/dev/null; then
-      wait_ms+=($(($(now_ms) - t0)))
+    # The command alone (answered once nodeB took it), then a second one that waits: already
+    # draining, it changes nothing and polls nodeA's member table until nodeB is drained.
+    if sessctl_a drain nodeB --grace "$grace" >/dev/null; then
+      fwd_ms+=($(($(now_ms) - t0)))
+      sessctl_a drain nodeB --wait >/dev/null && wait_ms+=($(($(now_ms) - t0)))
     else
       cmd_errors=$((cmd_errors + 1))  # e.g. the forwarded command timed out behind a lagging loop
       sessctl_a drain nodeB --wait >/dev/null 2>&1 || true
@@ -73,7 +80,13 @@ for grace in $GRACES; do
     n=$(awk '/Non-2xx or 3xx responses:/ { print $NF }' "$raw")
     e=$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$raw")
     failed=$((failed + ${n:-0} + ${e:-0}))
-    until sessctl_a undrain nodeB >/dev/null 2>&1; do sleep 1; done  # forwarded: may time out under load
+    t0=$(now_ms)
+    if sessctl_a undrain nodeB >/dev/null 2>&1; then
+      fwd_ms+=($(($(now_ms) - t0)))
+    else
+      cmd_errors=$((cmd_errors + 1))
+      until sessctl_a undrain nodeB >/dev/null 2>&1; do sleep 1; done
+    fi
     sleep 1
   done
   g_ms=$(awk -v g="$grace" 'BEGIN { n = g + 0; if (g ~ /ms$/) print n; else print n * 1000 }')
@@ -81,15 +94,17 @@ for grace in $GRACES; do
   over=() ; for v in "${node_ms[@]}"; do over+=($(awk -v v="$v" -v g="$g_ms" 'BEGIN { printf "%.0f", v - g }')); done
   NODE_MS[$grace]+=" | $(printf '%s\n' "${over[@]}" | median) / $(printf '%s\n' "${over[@]}" | maxof)"
   WAIT_MS[$grace]="$( (printf '%s\n' "${wait_ms[@]}") | grep . | median) / $( (printf '%s\n' "${wait_ms[@]}") | grep . | maxof)"
+  FWD_MS[$grace]="$( (printf '%s\n' "${fwd_ms[@]}") | grep . | median) / $( (printf '%s\n' "${fwd_ms[@]}") | grep . | maxof)"
   FAILED[$grace]=$failed
   CMD_ERRORS[$grace]=$cmd_errors
   bench_metric "drain_${grace}_node_ms" "$(printf '%s\n' "${node_ms[@]}" | median)" ms "median of $TRIALS"
+  bench_metric "drain_${grace}_forward_ms" "$( (printf '%s\n' "${fwd_ms[@]}") | grep . | median)" ms "drain + undrain commands, median"
 done
 
 echo
-echo "| grace | node: command -> drained, median / max (ms) | over the grace, median / max (ms) | sessctl drain --wait, median / max (ms) | drain commands that failed | failed client requests | load1 |"
-echo "|---|---|---|---|---|---|---|"
+echo "| grace | node: command -> drained, median / max (ms) | over the grace, median / max (ms) | forward: drain/undrain answered, median / max (ms) | sessctl drain --wait, median / max (ms) | drain commands that failed | failed client requests | load1 |"
+echo "|---|---|---|---|---|---|---|---|"
 for grace in $GRACES; do
   IFS='|' read -r node over <<<"${NODE_MS[$grace]}"
-  echo "| $grace | ${node% } | ${over# } | ${WAIT_MS[$grace]} | ${CMD_ERRORS[$grace]} | ${FAILED[$grace]} | ${LOADS[$grace]# } |"
+  echo "| $grace | ${node% } | ${over# } | ${FWD_MS[$grace]} | ${WAIT_MS[$grace]} | ${CMD_ERRORS[$grace]} | ${FAILED[$grace]} | ${LOADS[$grace]# } |"
 done
