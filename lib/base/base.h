@@ -156,19 +156,29 @@ bool ConstantTimeEquals(std::string_view a, std::string_view b);
 
 // ---- wire bytes: little-endian integers and u32-length strings ------------------------------
 
+/// Appends `value` little-endian to `out` (for writers that reuse a caller's buffer).
+template <typename T>
+void AppendLittleEndian(std::string* out, T value) {
+  auto v = static_cast<std::make_unsigned_t<T>>(value);
+  for (size_t i = 0; i < sizeof(T); ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+/// Appends `u32 length + bytes`.
+inline void AppendLengthPrefixed(std::string* out, std::string_view s) {
+  AppendLittleEndian<uint32_t>(out, static_cast<uint32_t>(s.size()));
+  out->append(s);
+}
+
 /// Appends little-endian integers and `u32 length + bytes` strings (the cluster messages' layout).
 class ByteWriter {
  public:
   explicit ByteWriter(size_t reserve = 64) { out_.reserve(reserve); }
   template <typename T>
   ByteWriter& Int(T value) {
-    auto v = static_cast<std::make_unsigned_t<T>>(value);
-    for (size_t i = 0; i < sizeof(T); ++i) out_.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+    AppendLittleEndian<T>(&out_, value);
     return *this;
   }
   ByteWriter& Str(std::string_view s) {
-    Int<uint32_t>(static_cast<uint32_t>(s.size()));
-    out_.append(s);
+    AppendLengthPrefixed(&out_, s);
     return *this;
   }
   std::string Take() { return std::move(out_); }

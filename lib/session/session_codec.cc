@@ -36,64 +36,24 @@ constexpr size_t kMinRemovedBytes = 4 + 8 + 4;
 
 template <typename T>
 void PutInt(std::string* out, T value) {
-  auto v = static_cast<std::make_unsigned_t<T>>(value);
-  for (size_t i = 0; i < sizeof(T); ++i) out->push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  AppendLittleEndian<T>(out, value);
 }
 
-void PutStr(std::string* out, std::string_view s) {
-  PutInt<uint32_t>(out, static_cast<uint32_t>(s.size()));
-  out->append(s);
-}
+void PutStr(std::string* out, std::string_view s) { AppendLengthPrefixed(out, s); }
 
 void PutStamp(std::string* out, const Stamp& stamp) {
   PutInt<uint64_t>(out, stamp.time);
   PutStr(out, stamp.node);
 }
 
-// A cursor over untrusted bytes: every read checks what is left and latches a failure.
-class Reader {
- public:
-  explicit Reader(std::string_view bytes) : rest_(bytes) {}
-  bool ok() const { return ok_; }
-  size_t remaining() const { return rest_.size(); }
+Stamp ReadStamp(ByteReader& in) {
+  Stamp stamp;
+  stamp.time = in.Int<uint64_t>();
+  stamp.node = in.Str();
+  return stamp;
+}
 
-  template <typename T>
-  T Int() {
-    if (!ok_ || rest_.size() < sizeof(T)) return Fail<T>();
-    std::make_unsigned_t<T> v = 0;
-    for (size_t i = 0; i < sizeof(T); ++i) {
-      v |= static_cast<std::make_unsigned_t<T>>(static_cast<uint8_t>(rest_[i])) << (8 * i);
-    }
-    rest_.remove_prefix(sizeof(T));
-    return static_cast<T>(v);
-  }
-
-  std::string Str() {
-    uint32_t len = Int<uint32_t>();
-    if (!ok_ || rest_.size() < len) return Fail<std::string>();
-    std::string s(rest_.substr(0, len));
-    rest_.remove_prefix(len);
-    return s;
-  }
-
-  Stamp ReadStamp() {
-    Stamp stamp;
-    stamp.time = Int<uint64_t>();
-    stamp.node = Str();
-    return stamp;
-  }
-
- private:
-  template <typename T>
-  T Fail() {
-    ok_ = false;
-    return T{};
-  }
-  std::string_view rest_;
-  bool ok_ = true;
-};
-
-Status ReadAttributes(Reader& in, Session* s) {
+Status ReadAttributes(ByteReader& in, Session* s) {
   uint32_t count = in.Int<uint32_t>();
   if (!in.ok() || count > in.remaining() / kMinAttributeBytes) {
     return Status::BadRequest("session encoding: bad attribute count");
@@ -102,7 +62,7 @@ Status ReadAttributes(Reader& in, Session* s) {
     std::string name = in.Str();
     Attribute attr;
     attr.json = in.Str();
-    attr.stamp = in.ReadStamp();
+    attr.stamp = ReadStamp(in);
     if (!in.ok()) return Status::BadRequest("session encoding: truncated attribute");
     if (!s->attributes.empty() && !(s->attributes.rbegin()->first < name)) {
       return Status::BadRequest("session encoding: attribute names out of order");
@@ -112,14 +72,14 @@ Status ReadAttributes(Reader& in, Session* s) {
   return Status::Ok();
 }
 
-Status ReadRemoved(Reader& in, Session* s) {
+Status ReadRemoved(ByteReader& in, Session* s) {
   uint32_t count = in.Int<uint32_t>();
   if (!in.ok() || count > in.remaining() / kMinRemovedBytes) {
     return Status::BadRequest("session encoding: bad removal count");
   }
   for (uint32_t i = 0; i < count; ++i) {
     std::string name = in.Str();
-    Stamp stamp = in.ReadStamp();
+    Stamp stamp = ReadStamp(in);
     if (!in.ok()) return Status::BadRequest("session encoding: truncated removal marker");
     if (!s->removed.empty() && !(s->removed.rbegin()->first < name)) {
       return Status::BadRequest("session encoding: removal names out of order");
@@ -202,7 +162,7 @@ void internal::EncodeEntry(std::string_view id, const Entry& e, std::string* out
 }
 
 Result<Session> DecodeSession(std::string_view bytes) {
-  Reader in(bytes);
+  ByteReader in(bytes);
   uint8_t format = in.Int<uint8_t>();
   if (!in.ok()) return Status::BadRequest("session encoding: empty");
   if (format != kFormat && format != kFormatWithoutIdStamp) {
@@ -217,7 +177,7 @@ Result<Session> DecodeSession(std::string_view bytes) {
   s.last_node = in.Str();
   s.version = in.Int<uint64_t>();
   uint8_t distributable = in.Int<uint8_t>();
-  if (format == kFormat) s.id_stamp = in.ReadStamp();
+  if (format == kFormat) s.id_stamp = ReadStamp(in);
   if (!in.ok()) return Status::BadRequest("session encoding: truncated header");
   if (distributable > 1) return Status::BadRequest("session encoding: bad distributable flag");
   s.distributable = distributable == 1;
