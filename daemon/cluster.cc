@@ -65,6 +65,28 @@ Result<std::unique_ptr<Cluster>> Cluster::Start(Deps deps) {
 
 Cluster::~Cluster() { Stop(0); }
 
+Cluster::Use::Use(const Cluster& cluster) : cluster_(cluster) {
+  std::lock_guard lock(cluster_.parts_mu_);
+  ++cluster_.leases_;
+  parts_ = cluster_.parts_;
+}
+
+Cluster::Use::~Use() {
+  std::lock_guard lock(cluster_.parts_mu_);
+  if (--cluster_.leases_ == 0) cluster_.parts_released_.notify_all();
+}
+
+void Cluster::PublishParts() {
+  std::lock_guard lock(parts_mu_);
+  parts_ = Parts{transport_.get(), members_.get(), replicator_.get()};
+}
+
+void Cluster::WithdrawParts() {
+  std::unique_lock lock(parts_mu_);
+  parts_ = Parts{};
+  parts_released_.wait(lock, [this] { return leases_ == 0; });
+}
+
 Status Cluster::StartTransport(const transport::Secret& secret) {
   const config::ReceiverConfig& r = deps_.config->cluster.receiver;
   transport::TransportOptions options;
@@ -78,6 +100,8 @@ Status Cluster::StartTransport(const transport::Secret& secret) {
   auto started = transport::Transport::Start(loop_.get(), options);
   if (!started.ok()) return started.status().Annotate("cluster receiver");
   transport_ = std::move(started).value();
+  receiver_port_ = transport_->port();
+  PublishParts();
   return Status::Ok();
 }
 
@@ -107,7 +131,7 @@ membership::Heartbeat Cluster::SelfHeartbeat() const {
   membership::Heartbeat hb;
   hb.name = deps_.config->jvm_route;
   hb.receiver_host = deps_.config->cluster.receiver.address;
-  hb.receiver_port = transport_->port();
+  hb.receiver_port = receiver_port_;
   hb.admin_url = deps_.admin_url ? deps_.admin_url() : "";
   hb.build = SESSIOND_VERSION;
   hb.sessions = deps_.sessions->Count();
@@ -123,6 +147,9 @@ Status Cluster::StartMembership(const transport::Secret& secret) {
                                                [this] { return SelfHeartbeat(); });
   if (!started.ok()) return started.status().Annotate("membership");
   members_ = std::move(started).value();
+  // The Replicator started first and may already ask the loop for alive peers: members_ becomes
+  // visible to it (and to every other thread) only through PublishParts.
+  PublishParts();
   members_->OnChange([this](const membership::Member& m, std::optional<membership::State> before) {
     OnMemberChange(m, before);
   });
@@ -142,14 +169,16 @@ Status Cluster::StartReplicator() {
                                                 std::move(options));
   if (!started.ok()) return started.status().Annotate("replication");
   replicator_ = std::move(started).value();
+  PublishParts();
   deps_.sessions->AddSink(replicator_.get());  // before the data plane serves (node.cc)
   return Status::Ok();
 }
 
 std::vector<replication::Peer> Cluster::AlivePeers() const {
   std::vector<replication::Peer> peers;
-  if (!members_) return peers;
-  for (const membership::Member& m : members_->Members()) {
+  Use use(*this);
+  if (!use->members) return peers;
+  for (const membership::Member& m : use->members->Members()) {
     if (m.state == membership::State::kAlive) peers.push_back({m.info.name, m.address()});
   }
   return peers;
@@ -173,9 +202,10 @@ void Cluster::OnMemberChange(const membership::Member& m, std::optional<membersh
   bool new_incarnation = !first_seen && it->second != m.info.start_ms;
   it->second = m.info.start_ms;
   bool back = before && *before != membership::State::kAlive;
-  if (m.state == membership::State::kAlive && (back || new_incarnation) && replicator_) {
+  Use use(*this);
+  if (m.state == membership::State::kAlive && (back || new_incarnation) && use->replicator) {
     SESSIOND_LOG(kInfo, "reconciling with a returning member", {"peer", m.info.name});
-    replicator_->ReconcileWith({m.info.name, m.address()});
+    use->replicator->ReconcileWith({m.info.name, m.address()});
   }
 }
 
@@ -213,6 +243,7 @@ void Cluster::Stop(int64_t flush_ms) {
     }
   }
   if (members_) members_->Leave();  // members mark us `left` at once, not dead after dropTime
+  WithdrawParts();  // admin threads may still be asking: they get no parts from here on
   // The replicator borrows the transport and the loop: it goes first, the loop last.
   replicator_.reset();
   members_.reset();
@@ -222,20 +253,22 @@ void Cluster::Stop(int64_t flush_ms) {
 
 void Cluster::FetchMissing(std::string_view id, std::string_view owner) const {
   constexpr int64_t kMissFetchTimeoutMs = 250;
-  if (replicator_) replicator_->FetchMissing(std::string(id), std::string(owner), kMissFetchTimeoutMs);
+  Use use(*this);
+  if (use->replicator) use->replicator->FetchMissing(std::string(id), std::string(owner), kMissFetchTimeoutMs);
 }
 
 bool Cluster::RouteAlive(std::string_view route) const {
   if (route == deps_.config->jvm_route) return true;
-  if (!members_) return false;
-  std::optional<membership::Member> m = members_->Find(route);
+  Use use(*this);
+  if (!use->members) return false;
+  std::optional<membership::Member> m = use->members->Find(route);
   return m && m->state == membership::State::kAlive;
 }
 
 std::vector<admin::MemberInfo> Cluster::MemberRows(uint64_t own_sessions) const {
   std::vector<admin::MemberInfo> rows;
-  if (members_) {
-    for (const membership::Member& m : members_->Members()) rows.push_back(ToMemberInfo(m));
+  if (Use use(*this); use->members) {
+    for (const membership::Member& m : use->members->Members()) rows.push_back(ToMemberInfo(m));
   }
   membership::Heartbeat self = SelfHeartbeat();
   admin::MemberInfo me;
@@ -255,8 +288,9 @@ std::vector<admin::MemberInfo> Cluster::MemberRows(uint64_t own_sessions) const 
 admin::MemberCounts Cluster::Counts() const {
   admin::MemberCounts counts;
   counts.alive = 1;  // this node
-  if (!members_) return counts;
-  for (const membership::Member& m : members_->Members()) {
+  Use use(*this);
+  if (!use->members) return counts;
+  for (const membership::Member& m : use->members->Members()) {
     switch (m.state) {
       case membership::State::kAlive: ++counts.alive; break;
       case membership::State::kSuspect: ++counts.suspect; break;
@@ -268,18 +302,21 @@ admin::MemberCounts Cluster::Counts() const {
 }
 
 replication::StateTransferProgress Cluster::progress() const {
-  return replicator_ ? replicator_->progress() : replication::StateTransferProgress{};
+  Use use(*this);
+  return use->replicator ? use->replicator->progress() : replication::StateTransferProgress{};
 }
 
 std::vector<replication::Holder> Cluster::Holders(const std::string& id, int64_t timeout_ms) const {
-  if (!replicator_) return {};
-  return replicator_->Holders(id, timeout_ms);
+  Use use(*this);
+  if (!use->replicator) return {};
+  return use->replicator->Holders(id, timeout_ms);
 }
 
 void Cluster::RegisterMetrics() {
   metrics::Registry& r = *deps_.metrics;
   r.AddRefresher([this, &r] {
-    if (!members_) return;
+    Use use(*this);
+    if (!use->members) return;
     admin::MemberCounts c = Counts();
     const std::map<std::string, uint64_t> by_state = {
         {"alive", c.alive}, {"suspect", c.suspect}, {"dead", c.dead}, {"left", c.left}};
@@ -287,12 +324,12 @@ void Cluster::RegisterMetrics() {
       r.GetGauge("sessiond_members", "Cluster members by state, this node included", {{"state", state}})
           ->Set(double(count));
     }
-    transport::TransportStats t = transport_->stats();
+    transport::TransportStats t = use->transport->stats();
     r.GetGauge("sessiond_cluster_frames_sent", "Cluster frames sent since start")->Set(double(t.frames_sent));
     r.GetGauge("sessiond_cluster_frames_received", "Cluster frames received since start")->Set(double(t.frames_received));
     r.GetGauge("sessiond_cluster_bytes_sent", "Cluster bytes sent since start")->Set(double(t.bytes_sent));
     r.GetGauge("sessiond_cluster_bytes_received", "Cluster bytes received since start")->Set(double(t.bytes_received));
-    membership::MembershipStats ms = members_->stats();
+    membership::MembershipStats ms = use->members->stats();
     r.GetGauge("sessiond_cluster_auth_failures", "Frames and heartbeats that failed authentication since start")
         ->Set(double(t.auth_failures + ms.heartbeats_rejected));
     r.GetGauge("sessiond_heartbeats_replayed", "Authentic heartbeats refused as duplicates or replays since start")
@@ -321,7 +358,8 @@ void Cluster::RefreshReplicationMetrics() {
 }
 
 Result<replication::Peer> Cluster::AliveMember(const std::string& node, std::string_view what) const {
-  std::optional<membership::Member> m = members_ ? members_->Find(node) : std::nullopt;
+  Use use(*this);
+  std::optional<membership::Member> m = use->members ? use->members->Find(node) : std::nullopt;
   if (!m) return Status::NotFound("no member named " + node + " (see sessctl members)");
   if (m->state != membership::State::kAlive) {
     return Status::Unavailable("member " + node + " is " + std::string(StateWord(m->state)) +
@@ -331,13 +369,14 @@ Result<replication::Peer> Cluster::AliveMember(const std::string& node, std::str
 }
 
 Status Cluster::FlushAcknowledged(int64_t timeout_ms) const {
-  if (!replicator_) return Status::Ok();
+  Use use(*this);
+  if (!use->replicator) return Status::Ok();
   int64_t until = MonotonicMillis() + timeout_ms;
-  SESSIOND_RETURN_IF_ERROR(replicator_->Flush(timeout_ms));
+  SESSIOND_RETURN_IF_ERROR(use->replicator->Flush(timeout_ms));
   // The barrier: a holders question about no session, answered by each peer only after the
   // deltas queued ahead of it on the same connection (kConnectionsPerPeer = 1).
   std::string missing;
-  for (const replication::Holder& h : replicator_->Holders("", std::max<int64_t>(1, until - MonotonicMillis()))) {
+  for (const replication::Holder& h : use->replicator->Holders("", std::max<int64_t>(1, until - MonotonicMillis()))) {
     if (!h.answered) missing += (missing.empty() ? "" : ", ") + h.node;
   }
   if (!missing.empty()) return Status::Unavailable("no acknowledgement from " + missing);
@@ -345,7 +384,8 @@ Status Cluster::FlushAcknowledged(int64_t timeout_ms) const {
 }
 
 replication::ReplicationStats Cluster::stats() const {
-  return replicator_ ? replicator_->stats() : replication::ReplicationStats{};
+  Use use(*this);
+  return use->replicator ? use->replicator->stats() : replication::ReplicationStats{};
 }
 
 }  // namespace sessiond

@@ -7,10 +7,17 @@
 // session from one alive member (Replicator::TransferState). A member that comes back (dead,
 // suspect or left -> alive, or a new incarnation) gets an anti-entropy round at once.
 //
-// Thread-safety: Start, Join and Stop run on the daemon's main thread. The read-only views
-// (Alive, MemberRows, Counts, progress, Holders) are thread-safe: HTTP and admin threads call them.
+// Thread-safety: Start, Join and Stop run on the daemon's main thread. Everything else is
+// thread-safe: HTTP, admin and drain threads call the views (RouteAlive, MemberRows, Counts,
+// progress, Holders, AliveMember, FlushAcknowledged, AlivePeers, …) and the loop thread calls
+// AlivePeers (the Replicator's alive_peers) and SelfHeartbeat. They reach membership, the
+// Replicator and the transport only through a Parts lease (Use): the parts are published under
+// a mutex as each starts — the loop may ask for alive peers before membership exists — and Stop
+// waits for the leases in use before it destroys them, so a view answers from live parts or
+// from none, never from freed ones.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -106,11 +113,43 @@ class Cluster {
   void RegisterMetrics();
   void RefreshReplicationMetrics();
 
+  /// The started parts, as other threads may see them (null: not started yet, or stopping).
+  struct Parts {
+    transport::Transport* transport = nullptr;
+    membership::Membership* members = nullptr;
+    replication::Replicator* replicator = nullptr;
+  };
+  /// A lease on the parts for one call: while any lease lives, Stop does not destroy them.
+  class Use {
+   public:
+    explicit Use(const Cluster& cluster);
+    ~Use();
+    Use(const Use&) = delete;
+    Use& operator=(const Use&) = delete;
+    const Parts* operator->() const { return &parts_; }
+
+   private:
+    const Cluster& cluster_;
+    Parts parts_;
+  };
+  /// Publishes the parts started so far (main thread, after each Start*).
+  void PublishParts();
+  /// Withdraws the parts and waits for every lease to end (main thread, Stop).
+  void WithdrawParts();
+
   Deps deps_;
   std::unique_ptr<transport::EventLoop> loop_;
+  // Owned and written by the main thread only; other threads go through Use.
   std::unique_ptr<transport::Transport> transport_;
   std::unique_ptr<membership::Membership> members_;
   std::unique_ptr<replication::Replicator> replicator_;
+  mutable std::mutex parts_mu_;
+  mutable std::condition_variable parts_released_;
+  Parts parts_;                  // GUARDED_BY(parts_mu_)
+  mutable int leases_ = 0;       // GUARDED_BY(parts_mu_)
+  /// The bound receiver port: set before membership starts (whose posts order it before the
+  /// loop's reads) and before Start returns; constant from then on.
+  uint16_t receiver_port_ = 0;
   int64_t transfer_ms_ = 0;
   bool stopped_ = false;
   /// The incarnation (start time) last seen per member: a restart that membership reports

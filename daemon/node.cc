@@ -152,6 +152,10 @@ struct Node {
   /// Where start-up stands: /readyz says ready only in kReady (DESIGN.md §7).
   enum class Phase { kJoining, kReady, kFailed };
   std::atomic<Phase> phase{Phase::kJoining};
+  /// The admin endpoint's bound port once it listens (0 before). Atomic, not `admin->port()`:
+  /// the cluster loop builds heartbeats (AdminUrl) while the main thread is still assigning
+  /// `admin`.
+  std::atomic<uint16_t> admin_port{0};
 
   explicit Node(const config::NodeConfig& c) : config(c) {}
 
@@ -450,8 +454,9 @@ struct Node {
   }
 
   std::string AdminUrl() const {
+    uint16_t bound = admin_port.load();
     return "http://" + config.sessiond.admin_address + ":" +
-           std::to_string(admin ? admin->port() : config.sessiond.admin_port);
+           std::to_string(bound != 0 ? bound : config.sessiond.admin_port);
   }
 
   admin::StatusInfo StatusNow() const {
@@ -567,6 +572,7 @@ struct Node {
                                              config.sessiond.admin_port, token->token, Services());
     if (!started.ok()) return started.status();
     admin = std::move(started).value();
+    admin_port = admin->port();
     return Status::Ok();
   }
 
