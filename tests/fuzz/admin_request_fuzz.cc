@@ -1,6 +1,8 @@
 // Fuzzes the admin API's request handling — routing, the session-id and app checks, query
-// parameters (parsed by cpp-httplib's own query parser, as the server does) and the JSON body of
-// POST /v1/sessions/expire — through Api::Handle, without a socket, against a real SessionStore.
+// parameters (parsed by cpp-httplib's own query parser, as the server does) and the JSON bodies of
+// POST /v1/sessions/expire and POST /v1/nodes/{name}/drain — through Api::Handle, without a
+// socket, against a real SessionStore. The drain service is wired to an in-memory node table (as
+// the daemon's answers it, minus the cluster) so the drain body's parser is reached.
 // Input: "METHOD TARGET\n" then the body. The first byte of METHOD picks a real method when it is
 // not a letter, so most inputs reach a route. Properties: never a crash or throw, a status in
 // 200..599, and every JSON answer parses.
@@ -31,6 +33,17 @@ struct World {
     AdminServices services;
     services.sessions = store.get();
     services.node_name = "fuzz";
+    services.drain = [](const std::string& name, const DrainCommand& command) -> Result<DrainInfo> {
+      if (name != "fuzz" && name != "other") return Status::NotFound("no member named " + name);
+      DrainInfo info;
+      info.node = name;
+      info.mode = command.undrain ? "active" : "draining";
+      info.grace_ms = command.grace_ms.value_or(30000);
+      info.deadline_ms = command.deadline_ms.value_or(60000);
+      info.shutdown = command.shutdown;
+      info.forwarded = name != "fuzz";
+      return info;
+    };
     api = std::make_unique<Api>(kToken, std::move(services));
   }
   // Keeps a few sessions in the store (expire and delete remove them).

@@ -50,16 +50,19 @@ Response Call(World& w, const std::string& method, const std::string& target, co
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  static World* world = new World();  // one store for the process: state carries across inputs
+  // A fresh store for every input (64 empty shards: microseconds). One store for the process ran
+  // at ~40 exec/s: each input left a tombstone behind, so libFuzzer saw more mallocs than frees
+  // every time and ran a full LeakSanitizer scan of the heap after every input.
+  World world;
   std::string bytes(reinterpret_cast<const char*>(data), size);
   size_t name_len = size > 0 ? data[0] % 8 : 0;
   std::string name = bytes.substr(0, std::min(name_len, size));
   std::string target = "/app/.session/attributes/" + name;
   std::string id;
-  Call(*world, "PUT", target, bytes, &id);
-  Call(*world, "PATCH", "/app/.session", bytes, &id);
-  Call(*world, "GET", "/app/.session", "", &id);
-  Call(*world, "DELETE", target, "", &id);
-  Call(*world, "DELETE", "/app/.session", "", &id);  // keeps the store from growing
+  Call(world, "PUT", target, bytes, &id);
+  Call(world, "PATCH", "/app/.session", bytes, &id);
+  Call(world, "GET", "/app/.session", "", &id);
+  Call(world, "DELETE", target, "", &id);
+  Call(world, "DELETE", "/app/.session", "", &id);
   return 0;
 }

@@ -13,9 +13,19 @@
 
 namespace {
 
-std::string ScratchDir() {
+// $TMPDIR when set, else /dev/shm when usable, else /tmp. Every input creates, fills and removes
+// a folder: on a disk file system (ext4 /tmp) that metadata work held the target to ~150 exec/s,
+// on tmpfs it runs at thousands.
+std::string ScratchRoot() {
   const char* tmp = std::getenv("TMPDIR");
-  std::string pattern = std::string(tmp && *tmp ? tmp : "/tmp") + "/sessiond-war-fuzz-XXXXXX";
+  if (tmp && *tmp) return tmp;
+  if (::access("/dev/shm", W_OK | X_OK) == 0) return "/dev/shm";
+  return "/tmp";
+}
+
+std::string ScratchDir() {
+  static const std::string root = ScratchRoot();
+  std::string pattern = root + "/sessiond-war-fuzz-XXXXXX";
   if (!::mkdtemp(pattern.data())) __builtin_trap();
   return pattern;
 }
