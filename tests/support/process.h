@@ -14,9 +14,12 @@
 namespace sessiond::testing {
 
 /// A child process started with fork/exec; stdout and stderr go to `log_path`. The destructor
-/// kills it (SIGKILL) and reaps it if it is still running, then checks for a sanitizer report.
+/// stops it if it is still running (SIGTERM, then SIGKILL after kStopGraceMs) and reaps it, then
+/// checks for a sanitizer report.
 class Child {
  public:
+  static constexpr int kStopGraceMs = 5000;
+
   Child(std::vector<std::string> argv, std::string log_path,
         std::map<std::string, std::string> env = {});
   ~Child();
@@ -40,10 +43,11 @@ class Child {
 };
 
 /// Under scripts/sanitize (SESSIOND_SANITIZER_REPORTS names the sanitizers' log_path directory),
-/// fails the current test if the child `pid` wrote a sanitizer report; `what` names it. Child's
-/// destructor and RunCommand call it after reaping, so a report from a sanitized sessiond or
-/// sessctl fails the test that ran it even when the test never looked at its exit code.
-void ExpectNoSanitizerReport(pid_t pid, const std::string& what);
+/// fails the current test if the child `pid` wrote a sanitizer report, or if its `output` (stderr,
+/// or the log it shared with stdout) holds a UBSan report; `what` names it. Child's destructor and
+/// RunCommand call it after reaping, so a report from a sanitized sessiond or sessctl fails the
+/// test that ran it even when the test never looked at its exit code.
+void ExpectNoSanitizerReport(pid_t pid, const std::string& what, const std::string& output = "");
 
 /// Polls until a TCP connect to host:port succeeds, up to `timeout_ms`.
 bool WaitForPort(const std::string& host, uint16_t port, int timeout_ms);
