@@ -89,6 +89,22 @@ std::unique_ptr<CLI::App> BuildApp(Context& ctx) {
   return app;
 }
 
+namespace {
+
+// Commands read the endpoint's JSON by its documented shape; an answer of another shape (another
+// version, or not sessiond at all) makes nlohmann throw. Caught once here, it is an error naming
+// the endpoint and what did not fit (exit 1) rather than an abort.
+Status RunAction(const Context& ctx) {
+  try {
+    return ctx.action();
+  } catch (const nlohmann::json::exception& e) {
+    return Status::Internal("the answer from " + ctx.global.endpoint + " is not what sessctl expects (" +
+                            e.what() + "); is it a sessiond admin endpoint of the same version?");
+  }
+}
+
+}  // namespace
+
 int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err) {
   Context ctx;
   ctx.out = &out;
@@ -103,7 +119,7 @@ int Main(int argc, const char* const* argv, std::ostream& out, std::ostream& err
     return kExitUsage;
   }
   if (!ctx.action) return kExitUsage;  // unreachable: a subcommand is required
-  Status status = ctx.action();
+  Status status = RunAction(ctx);
   if (status.ok()) return 0;
   err << "sessctl: " << status.message() << "\n";
   return sessiond::ExitCodeOf(status.code());

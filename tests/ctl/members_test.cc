@@ -190,7 +190,8 @@ int RunCtl(std::vector<std::string> args, std::string* out, std::string* err = n
   return code;
 }
 
-// Answers /v1/members with the next of `answers_` (the last one repeats) and /v1/status; stops
+// Answers /v1/members with the next of `answers_` (the last one repeats), /v1/status and /v1/apps
+// (`apps_`); stops
 // listening after `stop_after_` member requests, as a node that went away would.
 class FakeEndpoint : public ::testing::Test {
  protected:
@@ -209,6 +210,10 @@ class FakeEndpoint : public ::testing::Test {
                  {"state_transfer", {{"state", "none"}}},
                  {"members", {{"alive", 2}, {"suspect", 1}, {"dead", 0}, {"left", 0}}}};
       res.set_content(st.dump(), "application/json");
+    });
+    server_.Get("/v1/apps", [this](const httplib::Request&, httplib::Response& res) {
+      std::lock_guard lock(mu_);
+      res.set_content(apps_.dump(), "application/json");
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
     listener_ = std::thread([this] { server_.listen_after_bind(); });
@@ -231,6 +236,7 @@ class FakeEndpoint : public ::testing::Test {
   std::mutex mu_;
   std::vector<json> answers_{Canned()};
   std::vector<std::string> queries_;
+  json apps_ = json::array();
   size_t served_ = 0;
   size_t stop_after_ = 0;
   std::atomic<bool> stop_{false}, done_{false};
@@ -322,6 +328,18 @@ TEST(MembersUsageTest, CompletesStatesAlsoAfterAComma) {
   EXPECT_THAT(complete({"members", "--state", "alive,s"}), ElementsAre("alive,suspect"));
   EXPECT_THAT(complete({"members", "--"}),
               ::testing::IsSupersetOf({"--state", "--watch", "--interval", "--count"}));
+}
+
+TEST_F(FakeEndpoint, AnAnswerOfAnotherShapeIsAnErrorNamingTheEndpointNotAnAbort) {
+  // Valid JSON, wrong types: an app whose path is a number, a member list that is an object.
+  apps_ = json::array({{{"name", "app"}, {"path", 5}}});
+  std::string out, err;
+  EXPECT_EQ(RunCtl({"-e", Endpoint(), "apps"}, &out, &err), 1);
+  EXPECT_THAT(err, HasSubstr("the answer from " + Endpoint() + " is not what sessctl expects"));
+  EXPECT_THAT(err, HasSubstr("type must be string, but is number"));
+  answers_ = {json{{"name", 5}}};
+  EXPECT_EQ(RunCtl({"-e", Endpoint(), "members"}, &out, &err), 1);
+  EXPECT_THAT(err, HasSubstr(Endpoint()));
 }
 
 }  // namespace
