@@ -55,6 +55,9 @@ drain_metric() {
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else if (NR % 2) print v[(NR + 1) / 2]; else printf "%.0f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 maxof() { sort -n | tail -1; }
+# The non-empty values, one a line; nothing (not a failure: set -e, pipefail) when every trial of
+# a grace failed.
+values() { printf '%s\n' "$@" | grep . || true; }
 
 declare -A NODE_MS=() WAIT_MS=() FWD_MS=() FAILED=() LOADS=() CMD_ERRORS=()
 for grace in $GRACES; do
@@ -81,7 +84,7 @@ for grace in $GRACES; do
     e=$(awk '/Socket errors:/ { gsub(/,/, ""); print $4 + $6 + $8 + $10 }' "$raw")
     failed=$((failed + ${n:-0} + ${e:-0}))
     t0=$(now_ms)
-    if sessctl_a undrain nodeB >/dev/null 2>&1; then
+    if sessctl_a undrain nodeB >/dev/null; then  # its error, if any, on stderr like the drain's
       fwd_ms+=($(($(now_ms) - t0)))
     else
       cmd_errors=$((cmd_errors + 1))
@@ -93,12 +96,12 @@ for grace in $GRACES; do
   NODE_MS[$grace]="$(printf '%s\n' "${node_ms[@]}" | median) / $(printf '%s\n' "${node_ms[@]}" | maxof)"
   over=() ; for v in "${node_ms[@]}"; do over+=($(awk -v v="$v" -v g="$g_ms" 'BEGIN { printf "%.0f", v - g }')); done
   NODE_MS[$grace]+=" | $(printf '%s\n' "${over[@]}" | median) / $(printf '%s\n' "${over[@]}" | maxof)"
-  WAIT_MS[$grace]="$( (printf '%s\n' "${wait_ms[@]}") | grep . | median) / $( (printf '%s\n' "${wait_ms[@]}") | grep . | maxof)"
-  FWD_MS[$grace]="$( (printf '%s\n' "${fwd_ms[@]}") | grep . | median) / $( (printf '%s\n' "${fwd_ms[@]}") | grep . | maxof)"
+  WAIT_MS[$grace]="$(values "${wait_ms[@]}" | median) / $(values "${wait_ms[@]}" | maxof)"
+  FWD_MS[$grace]="$(values "${fwd_ms[@]}" | median) / $(values "${fwd_ms[@]}" | maxof)"
   FAILED[$grace]=$failed
   CMD_ERRORS[$grace]=$cmd_errors
   bench_metric "drain_${grace}_node_ms" "$(printf '%s\n' "${node_ms[@]}" | median)" ms "median of $TRIALS"
-  bench_metric "drain_${grace}_forward_ms" "$( (printf '%s\n' "${fwd_ms[@]}") | grep . | median)" ms "drain + undrain commands, median"
+  bench_metric "drain_${grace}_forward_ms" "$(values "${fwd_ms[@]}" | median)" ms "drain + undrain commands, median"
 done
 
 echo
