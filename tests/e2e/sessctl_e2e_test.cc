@@ -1,6 +1,9 @@
 // sessctl as an operator runs it, against a live sessiond, with its JSON parsed.
 #include <nlohmann/json.hpp>
 
+#include <chrono>
+#include <thread>
+
 #include "e2e/node_fixture.h"
 
 namespace sessiond::testing {
@@ -97,7 +100,15 @@ TEST_F(SessctlTest, AdminApiRefusesWithoutTheToken) {
   StartNode();
   auto anonymous = Admin(false);
   EXPECT_EQ(anonymous.Get("/healthz")->status, 200);
-  EXPECT_EQ(anonymous.Get("/readyz")->status, 200);
+  // The connector (whose port StartNode waits for) listens a moment before the node calls
+  // itself ready: wait for /readyz to say so rather than hope the moment has passed.
+  int readyz = 0;
+  for (int i = 0; i < 200 && readyz != 200; ++i) {
+    if (i > 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto r = anonymous.Get("/readyz");
+    readyz = r ? r->status : 0;
+  }
+  EXPECT_EQ(readyz, 200);
   EXPECT_EQ(anonymous.Get("/metrics")->status, 200);
   auto denied = anonymous.Get("/v1/sessions");
   EXPECT_EQ(denied->status, 401);

@@ -228,7 +228,9 @@ TEST_F(TransportTest, PoolSpreadsABurstOverSeveralConnections) {
 // A slow receiver with a deep backlog on the data connection (tens of MB queued in A's send
 // queue and the socket buffers, B's loop taking 2 ms a frame): a request on the control lane is
 // handled after a few deltas, while the same request on the data lane waits for all of them
-// (frames on one connection keep their order). Counts, not clocks.
+// (frames on one connection keep their order). Counts, not clocks: B's first delta holds its
+// loop until the whole backlog and the request are queued, so how fast A encodes (slow under
+// ThreadSanitizer) does not decide how many deltas B handled before the request was sent.
 class LaneTest : public ::testing::Test {
  protected:
   static constexpr int kDeltas = 200;
@@ -244,6 +246,7 @@ class LaneTest : public ::testing::Test {
     a = std::move(ta).value();
     b = std::move(tb).value();
     b->Handle(kType, [this](const Sender&, Message, Transport::Reply) {
+      queued.wait_for(std::chrono::seconds(20));
       std::this_thread::sleep_for(std::chrono::milliseconds(2));  // applying a delta, slowly
       ++deltas_handled;
     });
@@ -267,6 +270,7 @@ class LaneTest : public ::testing::Test {
     std::promise<Result<Message>> answered;
     a->Request(to, {kControlType, "drain"}, 20000,
                [&](Result<Message> r) { answered.set_value(std::move(r)); }, lane);
+    all_queued.set_value();
     auto f = answered.get_future();
     if (!WaitFor(f, 20000) || !f.get().ok()) return -1;
     return handled_before_control.load();
@@ -276,6 +280,8 @@ class LaneTest : public ::testing::Test {
   std::unique_ptr<Transport> a, b;
   std::atomic<int> deltas_handled{0};
   std::atomic<int> handled_before_control{-1};
+  std::promise<void> all_queued;
+  std::shared_future<void> queued = all_queued.get_future().share();
 };
 
 TEST_F(LaneTest, AControlRequestOvertakesADeepReplicationBacklog) {
