@@ -183,7 +183,7 @@ AppRecord ReadApp(const Stmt& stmt) {
 
 // ---- opening --------------------------------------------------------------------------------
 
-Result<std::unique_ptr<Database>> Database::Open(const std::string& path) {
+Result<std::unique_ptr<Database>> Database::Open(const std::string& path, size_t events_kept) {
   auto impl = std::make_unique<Impl>();
   // NOMUTEX: the Database's own mutex serializes every use of the connection.
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
@@ -191,7 +191,7 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path) {
     return OpenError(impl->db, path);
   SESSIOND_RETURN_IF_ERROR(Configure(impl->db, path));
   SESSIOND_RETURN_IF_ERROR(Migrate(impl->db, path));
-  return std::unique_ptr<Database>(new Database(path, std::move(impl)));
+  return std::unique_ptr<Database>(new Database(path, std::move(impl), events_kept));
 }
 
 std::string Database::PathIn(const std::string& data_dir) {
@@ -199,8 +199,11 @@ std::string Database::PathIn(const std::string& data_dir) {
   return data_dir + (data_dir.back() == '/' ? "" : "/") + kDatabaseFileName;
 }
 
-Database::Database(std::string path, std::unique_ptr<Impl> impl)
-    : path_(std::move(path)), impl_(std::move(impl)) {}
+Database::Database(std::string path, std::unique_ptr<Impl> impl, size_t events_kept)
+    : path_(std::move(path)),
+      events_kept_(events_kept),
+      events_prune_every_(std::max<size_t>(1, events_kept / 100)),
+      impl_(std::move(impl)) {}
 
 Database::~Database() = default;
 
@@ -318,7 +321,12 @@ Result<int64_t> Database::AppendEvent(const EventRecord& event) {
   stmt.Bind(1, time_ms).Bind(2, event.kind).Bind(3, event.node).Bind(4, event.message);
   stmt.Bind(5, fields);
   if (!stmt.Run()) return SqlError(impl_->db, path_, "append event");
-  return static_cast<int64_t>(sqlite3_last_insert_rowid(impl_->db));
+  const auto seq = static_cast<int64_t>(sqlite3_last_insert_rowid(impl_->db));
+  // seq only grows (AUTOINCREMENT), so this prunes once per events_prune_every_ appends. The
+  // append stands whatever the prune says: a failed prune is retried by a later append.
+  if (events_kept_ > 0 && seq % static_cast<int64_t>(events_prune_every_) == 0)
+    (void)PruneEventsLocked(events_kept_);
+  return seq;
 }
 
 Result<std::vector<EventRecord>> Database::ListEvents(const EventQuery& query) {
@@ -343,6 +351,10 @@ Result<std::vector<EventRecord>> Database::ListEvents(const EventQuery& query) {
 
 Result<size_t> Database::PruneEvents(size_t keep_last) {
   std::lock_guard lock(mu_);
+  return PruneEventsLocked(keep_last);
+}
+
+Result<size_t> Database::PruneEventsLocked(size_t keep_last) {
   // seq only grows, so "all but the newest N" is "below the N-th newest seq"; with fewer than N
   // events the subquery is NULL and nothing matches.
   Stmt stmt(impl_->db,

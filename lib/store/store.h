@@ -34,6 +34,10 @@ namespace sessiond::store {
 inline constexpr const char* kDatabaseFileName = "sessiond.db";
 /// The schema version this build writes (PRAGMA user_version).
 inline constexpr int kSchemaVersion = 1;
+/// How many events the log keeps: the newest. Every membership change, deploy, drain and operator
+/// action appends one for as long as the node lives (a script's bulk expire every 10 s is 8,640
+/// a day), so without a bound the file only grows.
+inline constexpr size_t kEventLogKept = 10000;
 
 /// One line of the event log. `seq` is assigned by AppendEvent and only grows (never reused).
 struct EventRecord {
@@ -93,7 +97,9 @@ class Database {
   /// Opens or creates the database at `path` (its folder must exist), sets WAL mode, and brings
   /// the schema to kSchemaVersion. A file that is not a database, is corrupt or cannot be opened
   /// gives kInternal naming the file ("open /var/lib/sessiond/sessiond.db: file is not a database").
-  static Result<std::unique_ptr<Database>> Open(const std::string& path);
+  /// The event log keeps the newest `events_kept` events (0: all; tests use a small bound).
+  static Result<std::unique_ptr<Database>> Open(const std::string& path,
+                                                size_t events_kept = kEventLogKept);
   /// `data_dir` + "/" + kDatabaseFileName.
   static std::string PathIn(const std::string& data_dir);
   ~Database();
@@ -127,7 +133,9 @@ class Database {
 
   // ---- event log ---------------------------------------------------------------------------
 
-  /// Appends one event and returns its seq.
+  /// Appends one event and returns its seq. Every `events_kept / 100` appends (at least 1) it
+  /// drops all but the newest `events_kept` (see Open), so the log never holds more than
+  /// 1% over its bound and the prune (one indexed DELETE) is paid once per many appends.
   Result<int64_t> AppendEvent(const EventRecord& event);
   /// The matching events in ascending seq order (see EventQuery).
   Result<std::vector<EventRecord>> ListEvents(const EventQuery& query);
@@ -157,8 +165,12 @@ class Database {
 
  private:
   struct Impl;  // the sqlite3 connection and its statements (database.cc)
-  Database(std::string path, std::unique_ptr<Impl> impl);
+  Database(std::string path, std::unique_ptr<Impl> impl, size_t events_kept);
+  /// PruneEvents' work; requires mu_.
+  Result<size_t> PruneEventsLocked(size_t keep_last);
   std::string path_;
+  const size_t events_kept_;
+  const size_t events_prune_every_;  // events_kept_ / 100, at least 1
   std::mutex mu_;
   std::unique_ptr<Impl> impl_;  // GUARDED_BY(mu_)
 };

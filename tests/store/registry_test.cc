@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "store/store.h"
@@ -116,6 +117,57 @@ TEST_F(RegistryTest, PruneKeepsTheNewestAndSeqNeverRepeats) {
   EXPECT_EQ(*db_->PruneEvents(5), 0u);  // fewer than N: nothing goes
   EXPECT_EQ(*db_->PruneEvents(0), 3u);
   EXPECT_GT(Append("admin", "after"), last);  // AUTOINCREMENT: a cursor never sees a reused seq
+}
+
+// The log is written for as long as the node lives (membership changes, deploys, drains, every
+// operator action): AppendEvent keeps it to the newest events_kept, at most 1% over meanwhile.
+TEST(EventLogBoundTest, AppendKeepsTheNewestWithinTheBound) {
+  TempDir dir;
+  auto db = Database::Open(Database::PathIn(dir.path()), /*events_kept=*/200);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  size_t most = 0;
+  int64_t last = 0;
+  for (int i = 0; i < 1000; ++i) {
+    auto seq = (*db)->AppendEvent({0, 0, "admin", "tomcatA", std::to_string(i), {}});
+    ASSERT_TRUE(seq.ok()) << seq.status().ToString();
+    EXPECT_GT(*seq, last);
+    last = *seq;
+    auto all = (*db)->ListEvents({});
+    ASSERT_TRUE(all.ok());
+    most = std::max(most, all->size());
+  }
+  EXPECT_LE(most, 202u);  // the bound + one prune interval (200 / 100)
+  auto all = (*db)->ListEvents({});
+  ASSERT_TRUE(all.ok());
+  ASSERT_GE(all->size(), 200u);
+  EXPECT_EQ(all->back().message, "999");                                // the newest stay
+  EXPECT_EQ(all->front().message, std::to_string(1000 - all->size()));  // the oldest went
+}
+
+TEST(EventLogBoundTest, TheDaemonsBoundIsTenThousand) {
+  TempDir dir;
+  auto db = Database::Open(Database::PathIn(dir.path()));  // as daemon/node.cc opens it
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  const size_t n = kEventLogKept + 250;
+  for (size_t i = 0; i < n; ++i)
+    ASSERT_TRUE((*db)->AppendEvent({0, 0, "admin", "tomcatA", std::to_string(i), {}}).ok());
+  auto all = (*db)->ListEvents({});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(kEventLogKept, 10000u);
+  EXPECT_GE(all->size(), kEventLogKept);
+  EXPECT_LE(all->size(), kEventLogKept + kEventLogKept / 100);
+  EXPECT_EQ(all->back().message, std::to_string(n - 1));
+}
+
+TEST(EventLogBoundTest, ZeroKeepsEverything) {
+  TempDir dir;
+  auto db = Database::Open(Database::PathIn(dir.path()), /*events_kept=*/0);
+  ASSERT_TRUE(db.ok()) << db.status().ToString();
+  for (int i = 0; i < 300; ++i)
+    ASSERT_TRUE((*db)->AppendEvent({0, 0, "admin", "tomcatA", std::to_string(i), {}}).ok());
+  auto all = (*db)->ListEvents({});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), 300u);
 }
 
 TEST_F(RegistryTest, ConcurrentAppendsAllLand) {
