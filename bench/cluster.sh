@@ -15,10 +15,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 bench_enter_netns "$@"
 source "$BENCH_DIR/cluster_lib.sh"
-bench_init_results
-bench_workdir
-trap bench_cleanup EXIT
-bench_raise_nofile
+bench_begin
 : "${ROUNDS:=3}"
 
 if ! bench_find_sessiond; then

@@ -17,10 +17,7 @@ bench_enter_netns "$@"
 : "${ROUNDS:=4}"
 : "${SLICE:=4s}"
 : "${SERVERS:=nginx beast1 beast2 beast1-sock beast2-sock beast1-raw beast2-raw httplib8 httplib16 httplib-default sessiond-static sessiond-session}"
-bench_init_results
-bench_workdir
-trap bench_cleanup EXIT
-bench_raise_nofile
+bench_begin
 
 bench_cxx beast_server connector/beast_server.cc
 # shellcheck disable=SC2046

@@ -24,10 +24,7 @@ set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 bench_enter_netns "$@"
 source "$BENCH_DIR/cluster_lib.sh"
-bench_init_results
-bench_workdir
-trap bench_cleanup EXIT
-bench_raise_nofile
+bench_begin
 bench_find_sessiond || { echo "no sessiond binary: set SESSIOND_BIN" >&2; exit 1; }
 : "${SESSCTL_BIN:=$(dirname "$SESSIOND_BIN")/../ctl/sessctl}"
 : "${GRACES:=0s 1s 5s}"

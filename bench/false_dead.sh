@@ -20,10 +20,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 : "${NODES:=9}"
-bench_init_results
-bench_workdir
-trap bench_cleanup EXIT
-bench_raise_nofile
+bench_begin
 bench_find_sessiond || { echo "no sessiond binary: set SESSIOND_BIN" >&2; exit 1; }
 cluster_init
 

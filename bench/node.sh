@@ -20,10 +20,7 @@
 set -euo pipefail
 source "$(dirname "$0")/lib/common.sh"
 bench_enter_netns "$@"
-bench_init_results
-bench_workdir
-trap bench_cleanup EXIT
-bench_raise_nofile
+bench_begin
 : "${IDLE_CONNS:=10000}"
 : "${SESSIONS:=100000}"
 : "${STARTUP_TRIALS:=5}"

@@ -32,10 +32,7 @@ source "$(dirname "$0")/lib/tomcat.sh"
 [ "${TOMCAT:-1}" = 0 ] || tomcat_install_if_missing
 bench_enter_netns "$@"
 source "$BENCH_DIR/cluster_lib.sh"
-bench_init_results
-bench_workdir
-trap bench_cleanup EXIT
-bench_raise_nofile
+bench_begin
 : "${TOMCAT:=1}"
 : "${TOMCAT_WARMUP:=10s}"
 : "${REPLAG_TRIALS:=200}"

@@ -16,10 +16,7 @@ source "$(dirname "$0")/lib/common.sh"
 source "$(dirname "$0")/lib/tomcat.sh"
 tomcat_install_if_missing
 bench_enter_netns "$@"
-bench_init_results
-bench_workdir
-trap bench_cleanup EXIT
-bench_raise_nofile
+bench_begin
 WRK_WARMUP=${TOMCAT_WARMUP:-10s}
 
 tomcat_start 127.0.0.42 8080

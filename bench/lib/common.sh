@@ -68,6 +68,15 @@ bench_load() { cut -d' ' -f1 /proc/loadavg; }
 
 bench_raise_nofile() { ulimit -n "$(ulimit -Hn)" 2>/dev/null || true; }
 
+# Every benchmark's start once inside its namespace: the results file, the scratch directory, the
+# cleanup on exit and the open-file limit. Call in the main shell (it sets the EXIT trap).
+bench_begin() {
+  bench_init_results
+  bench_workdir
+  trap bench_cleanup EXIT
+  bench_raise_nofile
+}
+
 # wait_http URL [seconds]: until the URL answers with any HTTP status
 wait_http() {
   local url=$1 limit=${2:-30}
